@@ -1,0 +1,112 @@
+#pragma once
+// What every op in ops/ uses: making an output node, accumulating gradients (undoing broadcasting in
+// this one place), strided reductions, axis handling and the BLAS bridge.
+#include <algorithm>
+#include <initializer_list>
+#include <span>
+#include <string>
+
+#include <xtensor/xnoalias.hpp>
+
+#include "xgrad/tensor.hpp"
+
+namespace xg::detail {
+
+// A buffer for an op's output: taken from the active tape's pool when one of that size is free.
+template <class T>
+array<T> new_buffer(const shape_type& shape) {
+  if (Tape* tape = Tape::active()) return tape->take_buffer<T>(shape);
+  return array<T>::from_shape(shape);
+}
+
+template <class S>
+shape_type to_shape(const S& s) {
+  return shape_type(s.begin(), s.end());
+}
+
+// NumPy broadcasting of two shapes; throws shape_error naming the op and both shapes.
+shape_type broadcast_shapes(const char* op, const shape_type& a, const shape_type& b);
+
+// Normalises a possibly negative axis; throws value_error naming the op, the axis and the rank.
+std::size_t normalize_axis(const char* op, long axis, std::size_t rank);
+
+// The view of a shape around one axis as (outer, n, inner) for kernels that work along that axis.
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+AxisSplit split_at_axis(const shape_type& shape, std::size_t axis);
+
+// Strided reductions and their adjoint, for tensors of `shape` (contiguous, row-major) against a
+// smaller tensor whose stride for each dimension of `shape` is given (0 where it is broadcast):
+// sum_into:       small[offset(i)] += big[i]   (sum over the broadcast dimensions)
+// broadcast_into: big[i] += small[offset(i)]   (the gradient of sum_into)
+template <class T>
+void sum_into(const T* big, std::span<const std::size_t> shape, std::span<const std::size_t> small_strides,
+              T* small);
+template <class T>
+void broadcast_into(const T* small, std::span<const std::size_t> shape,
+                    std::span<const std::size_t> small_strides, T* big);
+
+// Row-major strides of keep_shape (same rank as the big shape) with 0 where keep_shape has a 1.
+shape_type reduced_strides(const shape_type& keep_shape);
+
+// Adds g, summed down to the node's shape where g was broadcast, to node.grad.
+template <class T>
+void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op);
+
+// node.grad, zeroed on first use in a pass (its buffer is kept across passes).
+template <class T>
+array<T>& ensure_grad(Node<T>& node) {
+  if (!node.has_grad) {
+    if (node.grad.size() == node.value.size())
+      node.grad.resize(node.value.shape());
+    else
+      node.grad = array<T>::from_shape(node.value.shape());
+    node.grad.fill(T(0));
+    node.has_grad = true;
+  }
+  return node.grad;
+}
+
+// Adds the expression e (d(loss)/d(input) as the op computed it) to the input's gradient. Only
+// inputs that require gradients are touched; a broadcast input gets the sum over broadcast axes.
+template <class T, class E>
+void accumulate(Node<T>& node, const E& e, const char* op) {
+  if (!node.requires_grad) return;
+  const auto& es = e.shape();
+  const auto& ns = node.value.shape();
+  if (std::equal(es.begin(), es.end(), ns.begin(), ns.end())) {
+    xt::noalias(ensure_grad(node)) += e;
+  } else {
+    array<T> g = e;
+    accumulate_reduced(node, g, op);
+  }
+}
+
+// The node for an op's result. It records on the active tape, with its backward closure, when
+// gradients are enabled and some input requires them; otherwise it is a constant.
+template <class T, class Backward>
+TensorT<T> make_result(const char* op, array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward&& backward) {
+  auto node = std::make_shared<Node<T>>();
+  node->value = std::move(value);
+  node->op = op;
+  Tape* tape = Tape::active();
+  bool needs_grad = false;
+  if (tape && grad_enabled())
+    for (const TensorT<T>* in : inputs) needs_grad = needs_grad || in->requires_grad();
+  if (needs_grad) {
+    node->requires_grad = true;
+    node->backward = std::forward<Backward>(backward);
+    tape->record(node);
+  }
+  return TensorT<T>(std::move(node));
+}
+
+// C = alpha * op(A) * op(B) + beta * C, row-major, through BLAS (sgemm/dgemm).
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+          const float* a, const float* b, float beta, float* c);
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha,
+          const double* a, const double* b, double beta, double* c);
+
+}  // namespace xg::detail

@@ -1,0 +1,67 @@
+#pragma once
+// The differentiable ops. Each is a free function defined, with its backward beside it, in ops/.
+// Binary arithmetic broadcasts like NumPy; the gradient of a broadcast input is summed back to its
+// shape. Every op is instantiated for float (Tensor) and double (Tensor64).
+#include <type_traits>
+#include <vector>
+
+#include "xgrad/tensor.hpp"
+
+namespace xg {
+
+template <class T>
+using scalar_of = std::type_identity_t<T>;  // lets `x * 2.0` work for a float tensor
+using axes_type = std::vector<long>;
+
+// ops/arithmetic.cpp
+template <class T> TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> sub(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> neg(const TensorT<T>& x);
+template <class T> TensorT<T> pow(const TensorT<T>& x, scalar_of<T> exponent);
+
+// ops/math.cpp
+template <class T> TensorT<T> exp(const TensorT<T>& x);
+template <class T> TensorT<T> log(const TensorT<T>& x);
+template <class T> TensorT<T> sqrt(const TensorT<T>& x);
+template <class T> TensorT<T> abs(const TensorT<T>& x);
+
+// ops/activation.cpp
+template <class T> TensorT<T> sigmoid(const TensorT<T>& x);
+template <class T> TensorT<T> tanh(const TensorT<T>& x);
+template <class T> TensorT<T> relu(const TensorT<T>& x);
+template <class T> TensorT<T> leaky_relu(const TensorT<T>& x, scalar_of<T> slope = T(0.01));
+template <class T> TensorT<T> elu(const TensorT<T>& x, scalar_of<T> alpha = T(1));
+// mask ? a : b, element by element (broadcasting); the mask is a constant (non-zero means true).
+template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
+
+// ops/reduction.cpp: empty axes means all axes; negative axes count from the end.
+template <class T> TensorT<T> sum(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
+template <class T> TensorT<T> mean(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
+// The maximum along one axis; the gradient goes to the first maximal element.
+template <class T> TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims = false);
+
+// ops/linalg.cpp: (m,k)@(k,n); (b,m,k)@(k,n); (b,m,k)@(b,k,n). GEMM through BLAS.
+template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
+// Permutes the axes (reverses them when perm is empty).
+template <class T> TensorT<T> transpose(const TensorT<T>& x, const std::vector<std::size_t>& perm = {});
+
+// ops/shape.cpp: one dimension may be -1 (inferred).
+template <class T> TensorT<T> reshape(const TensorT<T>& x, const axes_type& shape);
+
+template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) { return sub(a, b); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) { return mul(a, b); }
+template <class T> TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) { return div(a, b); }
+template <class T> TensorT<T> operator-(const TensorT<T>& x) { return neg(x); }
+template <class T> TensorT<T> operator+(const TensorT<T>& a, scalar_of<T> s) { return add(a, TensorT<T>::scalar(s)); }
+template <class T> TensorT<T> operator+(scalar_of<T> s, const TensorT<T>& a) { return add(TensorT<T>::scalar(s), a); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, scalar_of<T> s) { return sub(a, TensorT<T>::scalar(s)); }
+template <class T> TensorT<T> operator-(scalar_of<T> s, const TensorT<T>& a) { return sub(TensorT<T>::scalar(s), a); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, scalar_of<T> s) { return mul(a, TensorT<T>::scalar(s)); }
+template <class T> TensorT<T> operator*(scalar_of<T> s, const TensorT<T>& a) { return mul(TensorT<T>::scalar(s), a); }
+template <class T> TensorT<T> operator/(const TensorT<T>& a, scalar_of<T> s) { return div(a, TensorT<T>::scalar(s)); }
+template <class T> TensorT<T> operator/(scalar_of<T> s, const TensorT<T>& a) { return div(TensorT<T>::scalar(s), a); }
+
+}  // namespace xg

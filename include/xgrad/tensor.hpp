@@ -1,0 +1,170 @@
+#pragma once
+// Tensor (a cheap handle to a graph node), Node, Tape and the no-grad scope: the core of xgrad.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "xgrad/errors.hpp"
+
+namespace xg {
+
+template <class T>
+using array = xt::xarray<T>;
+using shape_type = std::vector<std::size_t>;
+
+class Tape;
+
+namespace detail {
+struct NodeBase {
+  virtual ~NodeBase() = default;
+  virtual void run_backward() = 0;
+  virtual void release_graph() = 0;
+
+  const char* op = "leaf";   // the op that produced this node ("leaf" for inputs and parameters)
+  bool requires_grad = false;
+  bool has_grad = false;     // grad holds a value (zeroed by zero_grad())
+  bool graph_freed = false;  // backward ran and released what the node saved
+  const Tape* tape = nullptr;
+  std::size_t tape_index = 0;
+};
+}  // namespace detail
+
+// One value in the graph. An op's backward receives d(loss)/d(out) and the output value (so that
+// ops like exp or sigmoid need not save it) and adds to its inputs' gradients.
+template <class T>
+struct Node final : detail::NodeBase {
+  using backward_fn = std::function<void(const array<T>& grad_out, const array<T>& out)>;
+
+  array<T> value;
+  array<T> grad;
+  backward_fn backward;
+
+  void run_backward() override {
+    if (has_grad && backward) backward(grad, value);
+  }
+  void release_graph() override {
+    if (backward) {
+      backward = nullptr;
+      graph_freed = true;
+    }
+  }
+};
+
+template <class T>
+class TensorT {
+ public:
+  using value_type = T;
+
+  TensorT();
+  explicit TensorT(array<T> value, bool requires_grad = false);
+  explicit TensorT(std::shared_ptr<Node<T>> node) : node_(std::move(node)) {}
+
+  static TensorT scalar(T v, bool requires_grad = false);
+  static TensorT zeros(const shape_type& shape, bool requires_grad = false);
+  static TensorT ones(const shape_type& shape, bool requires_grad = false);
+  static TensorT full(const shape_type& shape, T v, bool requires_grad = false);
+
+  const array<T>& value() const { return node_->value; }
+  // Mutable access for in-place updates of leaves (optimizers, gradient checks).
+  array<T>& value() { return node_->value; }
+  const array<T>& grad() const;
+  array<T>& grad();
+  bool has_grad() const { return node_->has_grad; }
+  void zero_grad();
+
+  bool requires_grad() const { return node_->requires_grad; }
+  TensorT& set_requires_grad(bool on = true);
+  // A leaf holding a copy of this value: the graph behind it is cut off.
+  TensorT detach() const;
+
+  const auto& shape() const { return node_->value.shape(); }
+  shape_type shape_vector() const { return {shape().begin(), shape().end()}; }
+  std::size_t dim() const { return node_->value.dimension(); }
+  std::size_t size() const { return node_->value.size(); }
+  T item() const;  // the value of a one-element tensor
+  const char* op() const { return node_->op; }
+
+  const std::shared_ptr<Node<T>>& node() const { return node_; }
+  bool same_node(const TensorT& o) const { return node_ == o.node_; }
+
+ private:
+  std::shared_ptr<Node<T>> node_;
+};
+
+using Tensor = TensorT<float>;
+using Tensor64 = TensorT<double>;
+
+struct BackwardOptions {
+  bool keep_graph = false;  // keep what the ops saved, so that backward can run again
+};
+
+// Records every op applied while it is active on this thread (define-by-run). A Tape becomes active
+// when constructed and stops when destroyed; tapes nest. backward() walks the records in reverse
+// creation order, a topological order by construction.
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // d(loss)/d(loss) = 1 for a one-element loss.
+  template <class T>
+  void backward(const TensorT<T>& loss, BackwardOptions options = {});
+  // Any output, seeded with d(loss)/d(out) of its shape.
+  template <class T>
+  void backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options = {});
+
+  // Forget every record. Output buffers no one else holds are kept for the next step's ops, so a
+  // training loop that reuses one tape allocates nothing for shapes that repeat.
+  void clear();
+  std::size_t size() const { return nodes_.size(); }
+
+  static Tape* active();
+  void record(std::shared_ptr<detail::NodeBase> node);
+
+  template <class T>
+  array<T> take_buffer(const shape_type& shape);
+
+ private:
+  template <class T>
+  std::unordered_map<std::size_t, std::vector<array<T>>>& pool();
+
+  std::vector<std::shared_ptr<detail::NodeBase>> nodes_;
+  std::unordered_map<std::size_t, std::vector<array<float>>> pool_f32_;
+  std::unordered_map<std::size_t, std::vector<array<double>>> pool_f64_;
+  Tape* previous_ = nullptr;
+};
+
+// While alive, ops on this thread record nothing and their outputs do not require gradients.
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+
+ private:
+  bool previous_;
+};
+
+bool grad_enabled();
+
+// "(2, 3)": shapes in error messages.
+template <class S>
+std::string shape_string(const S& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+}  // namespace xg

@@ -1,0 +1,104 @@
+// sum and mean over axes (keepdims), max along one axis. Explicit strided kernels: xtensor's axis
+// reducers were 13x slower than a loop here (DESIGN.md §6).
+#include <limits>
+
+#include "xgrad/detail/elementwise.hpp"
+#include "xgrad/ops.hpp"
+
+namespace xg {
+
+namespace {
+struct Reduction {
+  shape_type keep_shape;  // the input's rank, 1 on reduced axes
+  shape_type out_shape;   // keep_shape without the reduced axes unless keepdims
+  std::size_t count = 1;  // elements summed into each output
+};
+
+Reduction plan_reduction(const char* op, const shape_type& shape, const axes_type& axes, bool keepdims) {
+  std::vector<bool> reduced(shape.size(), axes.empty());
+  for (long a : axes) {
+    const std::size_t axis = detail::normalize_axis(op, a, shape.size());
+    if (reduced[axis])
+      throw value_error(std::string(op) + ": axis " + std::to_string(a) + " is given twice");
+    reduced[axis] = true;
+  }
+  Reduction r;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    r.keep_shape.push_back(reduced[i] ? 1 : shape[i]);
+    if (reduced[i]) r.count *= shape[i];
+    if (!reduced[i] || keepdims) r.out_shape.push_back(r.keep_shape.back());
+  }
+  return r;
+}
+
+// sum(x) * scale over the axes; mean is the sum with scale 1/count.
+template <class T>
+TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const axes_type& axes, bool keepdims, bool mean) {
+  const shape_type shape = detail::to_shape(x.shape());
+  Reduction r = plan_reduction(op, shape, axes, keepdims);
+  const T scale = mean ? T(1) / T(r.count) : T(1);
+  const shape_type strides = detail::reduced_strides(r.keep_shape);
+  array<T> out = detail::new_buffer<T>(r.out_shape);
+  out.fill(T(0));
+  detail::sum_into(x.value().data(), shape, strides, out.data());
+  if (mean) out *= scale;
+  return detail::make_result<T>(op, std::move(out), {&x},
+                                [x = x.node(), strides, scale](const array<T>& g, const array<T>&) {
+                                  if (!x->requires_grad) return;
+                                  array<T>& gx = detail::ensure_grad(*x);
+                                  if (scale == T(1)) {
+                                    detail::broadcast_into(g.data(), detail::to_shape(gx.shape()), strides, gx.data());
+                                  } else {
+                                    array<T> gs = g * scale;
+                                    detail::broadcast_into(gs.data(), detail::to_shape(gx.shape()), strides, gx.data());
+                                  }
+                                });
+}
+}  // namespace
+
+template <class T>
+TensorT<T> sum(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
+  return scaled_sum("sum", x, axes, keepdims, false);
+}
+
+template <class T>
+TensorT<T> mean(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
+  return scaled_sum("mean", x, axes, keepdims, true);
+}
+
+template <class T>
+TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
+  const shape_type shape = detail::to_shape(x.shape());
+  const std::size_t ax = detail::normalize_axis("max", axis, shape.size());
+  if (shape[ax] == 0) throw shape_error("max: axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
+  const auto [outer, n, inner] = detail::split_at_axis(shape, ax);
+  Reduction r = plan_reduction("max", shape, {axis}, keepdims);
+  array<T> out = detail::new_buffer<T>(r.out_shape);
+  std::vector<std::size_t> argmax(outer * inner, 0);
+  const T* in = x.value().data();
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t i = 0; i < inner; ++i) {
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < n; ++k)
+        if (in[(o * n + k) * inner + i] > in[(o * n + best) * inner + i]) best = k;
+      argmax[o * inner + i] = best;
+      out.data()[o * inner + i] = in[(o * n + best) * inner + i];
+    }
+  return detail::make_result<T>("max", std::move(out), {&x},
+                                [x = x.node(), argmax = std::move(argmax), n, inner](const array<T>& g, const array<T>&) {
+                                  if (!x->requires_grad) return;
+                                  T* gx = detail::ensure_grad(*x).data();
+                                  for (std::size_t j = 0; j < argmax.size(); ++j) {
+                                    const std::size_t o = j / inner, i = j % inner;
+                                    gx[(o * n + argmax[j]) * inner + i] += g.data()[j];
+                                  }
+                                });
+}
+
+#define DECLARE(T)                                                          \
+  template TensorT<T> sum(const TensorT<T>&, const axes_type&, bool);       \
+  template TensorT<T> mean(const TensorT<T>&, const axes_type&, bool);      \
+  template TensorT<T> max(const TensorT<T>&, long, bool);
+XG_INSTANTIATE(DECLARE)
+
+}  // namespace xg

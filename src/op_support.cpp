@@ -1,0 +1,149 @@
+#include "xgrad/detail/op_support.hpp"
+
+#include <cblas.h>
+
+namespace xg::detail {
+
+shape_type broadcast_shapes(const char* op, const shape_type& a, const shape_type& b) {
+  const std::size_t rank = std::max(a.size(), b.size());
+  shape_type out(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw shape_error(std::string(op) + ": shapes " + shape_string(a) + " and " + shape_string(b) +
+                        " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::size_t normalize_axis(const char* op, long axis, std::size_t rank) {
+  const long r = static_cast<long>(rank);
+  if (axis < -r || axis >= r)
+    throw value_error(std::string(op) + ": axis " + std::to_string(axis) +
+                      " is out of range for a tensor of rank " + std::to_string(rank));
+  return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
+}
+
+AxisSplit split_at_axis(const shape_type& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i < axis) s.outer *= shape[i];
+    else if (i == axis) s.n = shape[i];
+    else s.inner *= shape[i];
+  }
+  return s;
+}
+
+// Calls row(i, offset) for each innermost row i of `shape`, with the small tensor's offset of its
+// first element, walking the outer dimensions like an odometer.
+template <class Row>
+static void for_each_row(std::span<const std::size_t> shape, std::span<const std::size_t> strides, Row&& row) {
+  const std::size_t rank = shape.size();
+  std::size_t outer = 1;
+  for (std::size_t d = 0; d + 1 < rank; ++d) outer *= shape[d];
+  shape_type index(rank, 0);
+  std::size_t offset = 0;
+  for (std::size_t o = 0; o < outer; ++o) {
+    row(o, offset);
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      offset += strides[d];
+      if (++index[d] < shape[d]) break;
+      offset -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+template <class T>
+void sum_into(const T* big, std::span<const std::size_t> shape, std::span<const std::size_t> strides, T* small) {
+  if (shape.empty()) {
+    small[0] += big[0];
+    return;
+  }
+  const std::size_t n = shape.back(), s = strides.back();
+  for_each_row(shape, strides, [&](std::size_t row, std::size_t offset) {
+    const T* src = big + row * n;
+    T* dst = small + offset;
+    if (s == 0) {
+      T acc = 0;
+      for (std::size_t i = 0; i < n; ++i) acc += src[i];
+      dst[0] += acc;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) dst[i * s] += src[i];
+    }
+  });
+}
+
+template <class T>
+void broadcast_into(const T* small, std::span<const std::size_t> shape, std::span<const std::size_t> strides,
+                    T* big) {
+  if (shape.empty()) {
+    big[0] += small[0];
+    return;
+  }
+  const std::size_t n = shape.back(), s = strides.back();
+  for_each_row(shape, strides, [&](std::size_t row, std::size_t offset) {
+    T* dst = big + row * n;
+    const T* src = small + offset;
+    for (std::size_t i = 0; i < n; ++i) dst[i] += src[i * s];
+  });
+}
+
+shape_type reduced_strides(const shape_type& keep_shape) {
+  shape_type strides(keep_shape.size(), 0);
+  std::size_t stride = 1;
+  for (std::size_t i = keep_shape.size(); i-- > 0;) {
+    strides[i] = keep_shape[i] == 1 ? 0 : stride;
+    stride *= keep_shape[i];
+  }
+  return strides;
+}
+
+template <class T>
+void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op) {
+  if (!node.requires_grad) return;
+  const auto& gs = g.shape();
+  const auto& ns = node.value.shape();
+  const std::size_t lead = gs.size() >= ns.size() ? gs.size() - ns.size() : 0;
+  bool ok = gs.size() >= ns.size();
+  // Row-major strides of the node's gradient, lined up with g's dimensions; 0 where summed away.
+  shape_type strides(gs.size(), 0);
+  std::size_t stride = 1;
+  for (std::size_t i = ns.size(); ok && i-- > 0;) {
+    const std::size_t gd = gs[i + lead];
+    if (ns[i] == gd) strides[i + lead] = ns[i] == 1 ? 0 : stride;
+    else if (ns[i] != 1) ok = false;
+    stride *= ns[i];
+  }
+  if (!ok)
+    throw shape_error(std::string(op) + ": gradient of shape " + shape_string(gs) +
+                      " does not reduce to the input's shape " + shape_string(ns));
+  sum_into(g.data(), std::span<const std::size_t>(gs.data(), gs.size()), strides,
+           ensure_grad(node).data());
+}
+
+#define DECLARE(T)                                                                                      \
+  template void sum_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*);       \
+  template void broadcast_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*); \
+  template void accumulate_reduced<T>(Node<T>&, const array<T>&, const char*);
+DECLARE(float)
+DECLARE(double)
+#undef DECLARE
+
+static CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+          const float* b, float beta, float* c) {
+  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
+              b, tb ? int(k) : int(n), beta, c, int(n));
+}
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
+          const double* b, double beta, double* c) {
+  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
+              b, tb ? int(k) : int(n), beta, c, int(n));
+}
+
+}  // namespace xg::detail

@@ -1,0 +1,114 @@
+#include <algorithm>
+
+#include "xgrad/detail/op_support.hpp"
+#include "xgrad/tensor.hpp"
+
+namespace xg {
+
+namespace {
+thread_local Tape* active_tape = nullptr;
+thread_local bool grad_on = true;
+}  // namespace
+
+Tape::Tape() : previous_(active_tape) { active_tape = this; }
+
+Tape::~Tape() {
+  for (auto& n : nodes_) n->tape = nullptr;
+  active_tape = previous_;
+}
+
+Tape* Tape::active() { return active_tape; }
+
+void Tape::record(std::shared_ptr<detail::NodeBase> node) {
+  node->tape = this;
+  node->tape_index = nodes_.size();
+  nodes_.push_back(std::move(node));
+}
+
+template <class T>
+std::unordered_map<std::size_t, std::vector<array<T>>>& Tape::pool() {
+  if constexpr (std::is_same_v<T, float>)
+    return pool_f32_;
+  else
+    return pool_f64_;
+}
+
+template <class T>
+array<T> Tape::take_buffer(const shape_type& shape) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= d;
+  auto it = pool<T>().find(n);
+  if (it == pool<T>().end() || it->second.empty()) return array<T>::from_shape(shape);
+  array<T> buffer = std::move(it->second.back());
+  it->second.pop_back();
+  buffer.resize(shape);  // same element count: the storage is kept
+  return buffer;
+}
+
+template <class T>
+static void recycle(detail::NodeBase& base, std::unordered_map<std::size_t, std::vector<array<T>>>& pool) {
+  auto* node = dynamic_cast<Node<T>*>(&base);
+  if (!node) return;
+  pool[node->value.size()].push_back(std::move(node->value));
+  if (node->grad.size() > 1) pool[node->grad.size()].push_back(std::move(node->grad));
+}
+
+void Tape::clear() {
+  for (auto& n : nodes_) n->release_graph();
+  for (auto& n : nodes_) {
+    n->tape = nullptr;
+    if (n.use_count() == 1) {  // nobody else holds it: its buffers serve the next step
+      recycle(*n, pool_f32_);
+      recycle(*n, pool_f64_);
+    }
+  }
+  nodes_.clear();
+}
+
+template <class T>
+void Tape::backward(const TensorT<T>& loss, BackwardOptions options) {
+  if (loss.size() != 1)
+    throw shape_error("backward: a loss of shape " + shape_string(loss.shape()) +
+                      " has more than one element; pass a seed gradient of that shape");
+  array<T> seed = array<T>::from_shape(detail::to_shape(loss.shape()));
+  seed.fill(T(1));
+  backward(loss, seed, options);
+}
+
+template <class T>
+void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options) {
+  const auto& node = out.node();
+  if (node->graph_freed)
+    throw graph_error(std::string("backward: the graph behind '") + node->op +
+                      "' was freed by an earlier backward; pass {.keep_graph = true} to the "
+                      "first backward to run it twice");
+  if (node->tape != this || node->tape_index >= nodes_.size() ||
+      nodes_[node->tape_index].get() != node.get())
+    throw graph_error(std::string("backward: the tensor (op '") + node->op +
+                      "') is not on this tape; record it while the tape is active, with an "
+                      "input that requires gradients");
+  if (!std::equal(seed.shape().begin(), seed.shape().end(), out.shape().begin(), out.shape().end()))
+    throw shape_error("backward: seed of shape " + shape_string(seed.shape()) +
+                      " for an output of shape " + shape_string(out.shape()));
+
+  const std::size_t last = node->tape_index;
+  // Gradients of recorded (intermediate) nodes belong to one backward pass only.
+  for (std::size_t i = 0; i <= last; ++i) nodes_[i]->has_grad = false;
+  xt::noalias(detail::ensure_grad(*node)) += seed;
+  for (std::size_t i = last + 1; i-- > 0;) nodes_[i]->run_backward();
+  if (!options.keep_graph)
+    for (std::size_t i = 0; i <= last; ++i) nodes_[i]->release_graph();
+}
+
+template array<float> Tape::take_buffer<float>(const shape_type&);
+template array<double> Tape::take_buffer<double>(const shape_type&);
+template void Tape::backward<float>(const TensorT<float>&, BackwardOptions);
+template void Tape::backward<double>(const TensorT<double>&, BackwardOptions);
+template void Tape::backward<float>(const TensorT<float>&, const array<float>&, BackwardOptions);
+template void Tape::backward<double>(const TensorT<double>&, const array<double>&, BackwardOptions);
+
+NoGrad::NoGrad() : previous_(grad_on) { grad_on = false; }
+NoGrad::~NoGrad() { grad_on = previous_; }
+bool grad_enabled() { return grad_on; }
+
+}  // namespace xg

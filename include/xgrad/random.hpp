@@ -1,0 +1,28 @@
+#pragma once
+// Seeded random tensors. Every random thing in xgrad takes a Generator, so a seed reproduces a run.
+#include <cstdint>
+#include <random>
+
+#include "xgrad/tensor.hpp"
+
+namespace xg {
+
+using Generator = std::mt19937_64;
+
+template <class T = float>
+TensorT<T> uniform(const shape_type& shape, T low, T high, Generator& gen, bool requires_grad = false) {
+  std::uniform_real_distribution<T> dist(low, high);
+  array<T> v = array<T>::from_shape(shape);
+  for (auto& x : v) x = dist(gen);
+  return TensorT<T>(std::move(v), requires_grad);
+}
+
+template <class T = float>
+TensorT<T> normal(const shape_type& shape, T mean, T stddev, Generator& gen, bool requires_grad = false) {
+  std::normal_distribution<T> dist(mean, stddev);
+  array<T> v = array<T>::from_shape(shape);
+  for (auto& x : v) x = dist(gen);
+  return TensorT<T>(std::move(v), requires_grad);
+}
+
+}  // namespace xg

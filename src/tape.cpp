@@ -65,6 +65,12 @@ void Tape::clear() {
   nodes_.clear();
 }
 
+std::optional<Tape::Record> Tape::first_non_finite() const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (!nodes_[i]->value_is_finite()) return Record{i, nodes_[i]->op};
+  return std::nullopt;
+}
+
 template <class T>
 void Tape::backward(const TensorT<T>& loss, BackwardOptions options) {
   if (loss.size() != 1)

@@ -190,3 +190,16 @@ BOOST_AUTO_TEST_CASE(float32_is_the_default_and_float64_is_available) {
   static_assert(std::is_same_v<decltype(d)::value_type, double>);
   BOOST_TEST(sum(f).item() == 2.0f);
 }
+
+BOOST_AUTO_TEST_CASE(the_tape_names_the_first_op_that_produced_a_non_finite_value) {
+  Tensor64 x(array<double>{1.0, -1.0}, true);
+  Tape tape;
+  Tensor64 ok = x * 2.0;
+  BOOST_TEST(!tape.first_non_finite().has_value());
+  Tensor64 bad = log(ok);  // log(-2) is NaN
+  Tensor64 worse = bad * 3.0;
+  auto record = tape.first_non_finite();
+  BOOST_TEST_REQUIRE(record.has_value());
+  BOOST_TEST(std::string(record->op) == "log");
+  BOOST_TEST(record->index == 1u);
+}

@@ -1,6 +1,8 @@
 #pragma once
 // Tensor (a cheap handle to a graph node), Node, Tape and the no-grad scope: the core of xgrad.
+#include <cmath>
 #include <cstddef>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +26,7 @@ struct NodeBase {
   virtual ~NodeBase() = default;
   virtual void run_backward() = 0;
   virtual void release_graph() = 0;
+  virtual bool value_is_finite() const = 0;
 
   const char* op = "leaf";   // the op that produced this node ("leaf" for inputs and parameters)
   bool requires_grad = false;
@@ -52,6 +55,11 @@ struct Node final : detail::NodeBase {
       backward = nullptr;
       graph_freed = true;
     }
+  }
+  bool value_is_finite() const override {
+    for (const T& x : value)
+      if (!std::isfinite(x)) return false;
+    return true;
   }
 };
 
@@ -124,6 +132,13 @@ class Tape {
   // training loop that reuses one tape allocates nothing for shapes that repeat.
   void clear();
   std::size_t size() const { return nodes_.size(); }
+
+  struct Record {
+    std::size_t index;  // position in creation order
+    const char* op;
+  };
+  // The first recorded op whose output holds a NaN or Inf, if any: where a bad loss came from.
+  std::optional<Record> first_non_finite() const;
 
   static Tape* active();
   void record(std::shared_ptr<detail::NodeBase> node);

@@ -2,6 +2,9 @@
 
 #include <cblas.h>
 
+#include <cmath>
+#include <limits>
+
 namespace xg::detail {
 
 shape_type broadcast_shapes(const char* op, const shape_type& a, const shape_type& b) {
@@ -124,10 +127,27 @@ void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op) {
            ensure_grad(node).data());
 }
 
+template <class T>
+std::string range_string(const array<T>& a) {
+  T lo = std::numeric_limits<T>::infinity(), hi = -lo;
+  std::size_t nans = 0;
+  for (T x : a) {
+    if (std::isnan(x)) ++nans;
+    else {
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+  }
+  std::string s = a.size() == nans ? "[all NaN]" : "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (nans && a.size() != nans) s += " with " + std::to_string(nans) + " NaN";
+  return s;
+}
+
 #define DECLARE(T)                                                                                      \
   template void sum_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*);       \
   template void broadcast_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*); \
-  template void accumulate_reduced<T>(Node<T>&, const array<T>&, const char*);
+  template void accumulate_reduced<T>(Node<T>&, const array<T>&, const char*); \
+  template std::string range_string<T>(const array<T>&);
 DECLARE(float)
 DECLARE(double)
 #undef DECLARE

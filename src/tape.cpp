@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 
 #include "xgrad/detail/op_support.hpp"
 #include "xgrad/tensor.hpp"
@@ -8,7 +9,18 @@ namespace xg {
 namespace {
 thread_local Tape* active_tape = nullptr;
 thread_local bool grad_on = true;
+std::atomic<bool> anomaly_on{false};
+
+[[noreturn]] void throw_backward_anomaly(const detail::NodeBase& node, std::size_t input, std::size_t step) {
+  throw numeric_error(std::string("anomaly: the backward of op '") + node.op + "' (record " +
+                      std::to_string(node.tape_index) + ", step " + std::to_string(step) +
+                      ") produced a non-finite gradient for its input " + std::to_string(input) + " ('" +
+                      node.inputs[input]->op + "')");
+}
 }  // namespace
+
+void set_detect_anomaly(bool on) { anomaly_on.store(on, std::memory_order_relaxed); }
+bool detect_anomaly() { return anomaly_on.load(std::memory_order_relaxed); }
 
 Tape::Tape() : previous_(active_tape) { active_tape = this; }
 
@@ -101,7 +113,14 @@ void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions
   // Gradients of recorded (intermediate) nodes belong to one backward pass only.
   for (std::size_t i = 0; i <= last; ++i) nodes_[i]->has_grad = false;
   xt::noalias(detail::ensure_grad(*node)) += seed;
-  for (std::size_t i = last + 1; i-- > 0;) nodes_[i]->run_backward();
+  ++backward_count_;
+  const bool check = detect_anomaly();
+  for (std::size_t i = last + 1; i-- > 0;) {
+    nodes_[i]->run_backward();
+    if (check)
+      for (std::size_t j = 0; j < nodes_[i]->inputs.size() && nodes_[i]->inputs[j]; ++j)
+        if (!nodes_[i]->inputs[j]->grad_is_finite()) throw_backward_anomaly(*nodes_[i], j, backward_count_);
+  }
   if (!options.keep_graph)
     for (std::size_t i = 0; i <= last; ++i) nodes_[i]->release_graph();
 }

@@ -203,3 +203,43 @@ BOOST_AUTO_TEST_CASE(the_tape_names_the_first_op_that_produced_a_non_finite_valu
   BOOST_TEST(std::string(record->op) == "log");
   BOOST_TEST(record->index == 1u);
 }
+
+namespace {
+struct AnomalyMode {
+  AnomalyMode() { set_detect_anomaly(true); }
+  ~AnomalyMode() { set_detect_anomaly(false); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(anomaly_mode_names_the_forward_op_the_step_and_the_input_ranges) {
+  AnomalyMode on;
+  Tensor64 x(array<double>{1.0, -2.0}, true);
+  Tape tape;
+  try {
+    (void)log(x * 1.0);
+    BOOST_FAIL("expected numeric_error");
+  } catch (const numeric_error& e) {
+    BOOST_TEST(message_has(e, {"'log'", "step 1", "input 0 ('mul') range [-2"}));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(anomaly_mode_names_the_backward_op_that_made_a_gradient_non_finite) {
+  AnomalyMode on;
+  Tensor64 x(array<double>{0.0, 4.0}, true);
+  Tape tape;
+  Tensor64 y = sum(sqrt(x));  // finite forward; d sqrt(x)/dx = 1 / (2 sqrt(x)) is Inf at 0
+  try {
+    tape.backward(y);
+    BOOST_FAIL("expected numeric_error");
+  } catch (const numeric_error& e) {
+    BOOST_TEST(message_has(e, {"backward of op 'sqrt'", "input 0 ('leaf')"}));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(without_anomaly_mode_non_finite_values_pass_silently) {
+  Tensor64 x(array<double>{0.0, -1.0}, true);
+  Tape tape;
+  Tensor64 y = sum(sqrt(x));
+  BOOST_CHECK_NO_THROW(tape.backward(y));
+  BOOST_TEST(std::isnan(y.item()));
+}

@@ -1,5 +1,6 @@
 #pragma once
 // Tensor (a cheap handle to a graph node), Node, Tape and the no-grad scope: the core of xgrad.
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <optional>
@@ -27,6 +28,7 @@ struct NodeBase {
   virtual void run_backward() = 0;
   virtual void release_graph() = 0;
   virtual bool value_is_finite() const = 0;
+  virtual bool grad_is_finite() const = 0;
 
   const char* op = "leaf";   // the op that produced this node ("leaf" for inputs and parameters)
   bool requires_grad = false;
@@ -34,6 +36,8 @@ struct NodeBase {
   bool graph_freed = false;  // backward ran and released what the node saved
   const Tape* tape = nullptr;
   std::size_t tape_index = 0;
+  // The op's first inputs, for anomaly reports; valid while the graph is alive.
+  std::array<const NodeBase*, 4> inputs{};
 };
 }  // namespace detail
 
@@ -56,8 +60,10 @@ struct Node final : detail::NodeBase {
       graph_freed = true;
     }
   }
-  bool value_is_finite() const override {
-    for (const T& x : value)
+  bool value_is_finite() const override { return all_finite(value); }
+  bool grad_is_finite() const override { return !has_grad || all_finite(grad); }
+  static bool all_finite(const array<T>& a) {
+    for (const T& x : a)
       if (!std::isfinite(x)) return false;
     return true;
   }
@@ -140,6 +146,9 @@ class Tape {
   // The first recorded op whose output holds a NaN or Inf, if any: where a bad loss came from.
   std::optional<Record> first_non_finite() const;
 
+  // Backward passes run on this tape so far: the "step" that anomaly reports name.
+  std::size_t backward_count() const { return backward_count_; }
+
   static Tape* active();
   void record(std::shared_ptr<detail::NodeBase> node);
 
@@ -154,6 +163,7 @@ class Tape {
   std::unordered_map<std::size_t, std::vector<array<float>>> pool_f32_;
   std::unordered_map<std::size_t, std::vector<array<double>>> pool_f64_;
   Tape* previous_ = nullptr;
+  std::size_t backward_count_ = 0;
 };
 
 // While alive, ops on this thread record nothing and their outputs do not require gradients.
@@ -169,6 +179,12 @@ class NoGrad {
 };
 
 bool grad_enabled();
+
+// Anomaly mode: every op's output and every gradient backward computes is checked for NaN/Inf, and
+// the first bad one throws xg::numeric_error naming the op, the step and the input ranges. Off by
+// default; when off it costs one branch per op.
+void set_detect_anomaly(bool on);
+bool detect_anomaly();
 
 // "(2, 3)": shapes in error messages.
 template <class S>

@@ -83,6 +83,23 @@ void accumulate(Node<T>& node, const E& e, const char* op) {
   }
 }
 
+// "[-1.5, 3]" (and how many NaNs): the range of a value, for anomaly reports.
+template <class T>
+std::string range_string(const array<T>& a);
+
+// Throws numeric_error: op produced NaN/Inf from inputs with the given ranges.
+template <class T>
+[[noreturn]] void throw_forward_anomaly(const Node<T>& out, std::initializer_list<const TensorT<T>*> inputs) {
+  std::string msg = std::string("anomaly: op '") + out.op + "' produced a non-finite value (output range " +
+                    range_string(out.value) + ")";
+  if (const Tape* tape = Tape::active())
+    msg += " at step " + std::to_string(tape->backward_count() + 1) + ", record " + std::to_string(tape->size());
+  std::size_t i = 0;
+  for (const TensorT<T>* in : inputs)
+    msg += "; input " + std::to_string(i++) + " ('" + in->op() + "') range " + range_string(in->value());
+  throw numeric_error(msg);
+}
+
 // The node for an op's result. It records on the active tape, with its backward closure, when
 // gradients are enabled and some input requires them; otherwise it is a constant.
 template <class T, class Backward>
@@ -91,6 +108,10 @@ TensorT<T> make_result(const char* op, array<T>&& value,
   auto node = std::make_shared<Node<T>>();
   node->value = std::move(value);
   node->op = op;
+  if (detect_anomaly() && !node->value_is_finite()) throw_forward_anomaly(*node, inputs);
+  std::size_t slot = 0;
+  for (const TensorT<T>* in : inputs)
+    if (slot < node->inputs.size()) node->inputs[slot++] = in->node().get();
   Tape* tape = Tape::active();
   bool needs_grad = false;
   if (tape && grad_enabled())

@@ -28,6 +28,57 @@ std::vector<OpCase> broadcasting_cases(F f) {
           binary("(2,1,3) (4,1)", {2, 1, 3}, {4, 1}, f)};
 }
 
+// Fixed class labels (constants) for cross_entropy over (4, 5) logits.
+const std::vector<int> sample_labels = {0, 3, 1, 4};
+
+// Fixed soft targets (constant): rows of a (4, 5) tensor summing to 1.
+Tensor64 soft_targets() {
+  array<double> t = array<double>::from_shape({4, 5});
+  for (std::size_t i = 0; i < 4; ++i) {
+    double row = 0;
+    for (std::size_t j = 0; j < 5; ++j) row += t(i, j) = double(1 + (i * 7 + j * 3) % 5);
+    for (std::size_t j = 0; j < 5; ++j) t(i, j) /= row;
+  }
+  return Tensor64(std::move(t));
+}
+
+// softmax and log_softmax, fused or composed, along the last, a middle and the first axis.
+template <class F>
+std::vector<OpCase> softmax_cases(F f) {
+  return {unary("axis -1 (3,5)", {3, 5}, [f](const Tensor64& x) { return f(x, -1); }),
+          unary("axis 1 (2,4,3)", {2, 4, 3}, [f](const Tensor64& x) { return f(x, 1); }),
+          unary("axis 0 (4,3)", {4, 3}, [f](const Tensor64& x) { return f(x, 0); })};
+}
+
+// cross_entropy (fused or composed): integer labels, soft targets, and soft targets that are
+// themselves differentiable.
+template <class Labels, class Targets>
+std::vector<OpCase> cross_entropy_cases(Labels with_labels, Targets with_targets) {
+  return {unary("labels (4,5)", {4, 5}, [with_labels](const Tensor64& z) { return with_labels(z, std::span<const int>(sample_labels)); }),
+          unary("soft targets (4,5)", {4, 5}, [with_targets](const Tensor64& z) { return with_targets(z, soft_targets()); }),
+          binary("logits and targets (4,5) (4,5)", {4, 5}, {4, 5}, with_targets)};
+}
+
+// batch_norm (fused or composed) with respect to x, gamma and beta: train mode on (N, C) and
+// (N, C, H, W), eval mode with fixed running statistics. The running statistics are constants made
+// afresh for each call, so the check's repeated calls do not see each other's updates.
+template <class F>
+std::vector<OpCase> batch_norm_cases(F f) {
+  const auto train = [f](const Inputs& in) {
+    const std::size_t c = in[1].size();
+    Tensor64 mean = Tensor64::zeros({c}), var = Tensor64::ones({c});
+    return f(in[0], in[1], in[2], mean, var, BatchNormOptions{.train = true});
+  };
+  const auto eval = [f](const Inputs& in) {
+    Tensor64 mean(array<double>{0.3, -0.2, 0.1}), var(array<double>{0.5, 1.5, 2.0});
+    return f(in[0], in[1], in[2], mean, var, BatchNormOptions{.train = false});
+  };
+  return {{"train (6,4)", {{6, 4}, {4}, {4}}, train},
+          {"train (3,2,2,3)", {{3, 2, 2, 3}, {2}, {2}}, train},
+          {"eval (4,3)", {{4, 3}, {3}, {3}}, eval},
+          {"eval (2,3,2,2)", {{2, 3, 2, 2}, {3}, {3}}, eval}};
+}
+
 // A fixed 0/1 pattern (constant) for the where op.
 Tensor64 checker_mask(const S& shape) {
   array<double> m = array<double>::from_shape(shape);
@@ -86,6 +137,32 @@ std::vector<OpEntry> make_registry() {
                [](const Tensor64& a, const Tensor64& b) { return where(checker_mask({3, 4}), a, b); }),
         binary("(3,4) (4,)", {3, 4}, {4},
                [](const Tensor64& a, const Tensor64& b) { return where(checker_mask({3, 4}), a, b); })}},
+      {"softmax", softmax_cases([](const Tensor64& x, long a) { return softmax(x, a); })},
+      {"softmax (composed)", softmax_cases([](const Tensor64& x, long a) { return composed::softmax(x, a); })},
+      {"log_softmax", softmax_cases([](const Tensor64& x, long a) { return log_softmax(x, a); })},
+      {"log_softmax (composed)", softmax_cases([](const Tensor64& x, long a) { return composed::log_softmax(x, a); })},
+      {"cross_entropy",
+       cross_entropy_cases([](const Tensor64& z, std::span<const int> y) { return cross_entropy(z, y); },
+                           [](const Tensor64& z, const Tensor64& t) { return cross_entropy(z, t); })},
+      {"cross_entropy (composed)",
+       cross_entropy_cases([](const Tensor64& z, std::span<const int> y) { return composed::cross_entropy(z, y); },
+                           [](const Tensor64& z, const Tensor64& t) { return composed::cross_entropy(z, t); })},
+      {"batch_norm", batch_norm_cases([](auto&&... a) { return batch_norm(a...); })},
+      {"batch_norm (composed)", batch_norm_cases([](auto&&... a) { return composed::batch_norm(a...); })},
+      {"dropout",
+       {unary("train p=0.3 (4,5)", {4, 5},
+              [](const Tensor64& x) {
+                Generator fixed(42);  // a fixed seed per call: the same mask for every evaluation
+                return dropout(x, 0.3, true, fixed);
+              }),
+        unary("eval (3,4)", {3, 4}, [](const Tensor64& x) {
+          Generator unused(42);
+          return dropout(x, 0.3, false, unused);
+        })}},
+      {"l2_penalty",
+       {binary("(3,4) (5,)", {3, 4}, {5},
+               [](const Tensor64& w, const Tensor64& b) { return l2_penalty<double>({w, b}, 0.1); }),
+        unary("lambda 2 (2,3)", {2, 3}, [](const Tensor64& w) { return l2_penalty<double>({w}, 2.0); })}},
   };
 }
 }  // namespace

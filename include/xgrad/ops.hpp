@@ -2,9 +2,11 @@
 // The differentiable ops. Each is a free function defined, with its backward beside it, in ops/.
 // Binary arithmetic broadcasts like NumPy; the gradient of a broadcast input is summed back to its
 // shape. Every op is instantiated for float (Tensor) and double (Tensor64).
+#include <span>
 #include <type_traits>
 #include <vector>
 
+#include "xgrad/random.hpp"
 #include "xgrad/tensor.hpp"
 
 namespace xg {
@@ -49,6 +51,49 @@ template <class T> TensorT<T> transpose(const TensorT<T>& x, const std::vector<s
 
 // ops/shape.cpp: one dimension may be -1 (inferred).
 template <class T> TensorT<T> reshape(const TensorT<T>& x, const axes_type& shape);
+
+// ops/softmax.cpp: numerically stable (the maximum along the axis is subtracted first).
+template <class T> TensorT<T> softmax(const TensorT<T>& x, long axis = -1);
+template <class T> TensorT<T> log_softmax(const TensorT<T>& x, long axis = -1);
+// logits (N, C); labels: N class indices in [0, C); the mean over the batch.
+template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels);
+// targets (N, C): one-hot or soft (rows summing to 1); the mean over the batch.
+template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets);
+// The index of the maximum along the axis ("hardmax"), row-major over the other axes. Not differentiable.
+template <class T> std::vector<int> argmax(const TensorT<T>& x, long axis = -1);
+// The fraction of rows of logits (N, C) whose argmax is the label. Not differentiable.
+template <class T> double accuracy(const TensorT<T>& logits, std::span<const int> labels);
+
+// ops/batch_norm.cpp: x is (N, C) or (N, C, H, W) (any rank >= 2: channels on axis 1).
+struct BatchNormOptions {
+  bool train = true;      // batch statistics (and update the running ones) or the running statistics
+  double momentum = 0.1;  // PyTorch's convention: running = (1 - momentum) * running + momentum * batch
+  double eps = 1e-5;
+};
+// running_mean / running_var: shape (C,), updated in place in train mode (handles share the node).
+// The running variance is the unbiased batch variance (m / (m - 1)); normalisation uses the biased one.
+template <class T>
+TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                      TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options = {});
+
+// ops/regularization.cpp
+// Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p) in
+// train mode; the identity in eval mode. p in [0, 1).
+template <class T> TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generator);
+// lambda / 2 * sum of the squares of every parameter (its gradient is lambda * W).
+template <class T> TensorT<T> l2_penalty(const std::vector<TensorT<T>>& params, double lambda);
+
+// ops/composed.cpp: the same nodes built from the primitive ops above, as a reference for the fused
+// kernels (tests check that both agree in value and gradient).
+namespace composed {
+template <class T> TensorT<T> softmax(const TensorT<T>& x, long axis = -1);
+template <class T> TensorT<T> log_softmax(const TensorT<T>& x, long axis = -1);
+template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels);
+template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets);
+template <class T>
+TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                      TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options = {});
+}  // namespace composed
 
 template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b); }
 template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) { return sub(a, b); }

@@ -102,9 +102,8 @@ template <class T>
 
 // The node for an op's result. It records on the active tape, with its backward closure, when
 // gradients are enabled and some input requires them; otherwise it is a constant.
-template <class T, class Backward>
-TensorT<T> make_result(const char* op, array<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs, Backward&& backward) {
+template <class T, class Inputs, class Backward>
+TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs, Backward&& backward) {
   auto node = std::make_shared<Node<T>>();
   node->value = std::move(value);
   node->op = op;
@@ -115,13 +114,28 @@ TensorT<T> make_result(const char* op, array<T>&& value,
   Tape* tape = Tape::active();
   bool needs_grad = false;
   if (tape && grad_enabled())
-    for (const TensorT<T>* in : inputs) needs_grad = needs_grad || in->requires_grad();
+    for (const auto& in : inputs) needs_grad = needs_grad || in->requires_grad();
   if (needs_grad) {
     node->requires_grad = true;
     node->backward = std::forward<Backward>(backward);
     tape->record(node);
   }
   return TensorT<T>(std::move(node));
+}
+
+template <class T, class Backward>
+TensorT<T> make_result(const char* op, array<T>&& value,
+                       std::initializer_list<const TensorT<T>*> inputs, Backward&& backward) {
+  return make_result_of<T>(op, std::move(value), inputs, std::forward<Backward>(backward));
+}
+
+// For ops with a variable number of inputs (l2_penalty over a parameter list).
+template <class T, class Backward>
+TensorT<T> make_result(const char* op, array<T>&& value, const std::vector<TensorT<T>>& inputs,
+                       Backward&& backward) {
+  std::vector<const TensorT<T>*> pointers;
+  for (const auto& in : inputs) pointers.push_back(&in);
+  return make_result_of<T>(op, std::move(value), pointers, std::forward<Backward>(backward));
 }
 
 // C = alpha * op(A) * op(B) + beta * C, row-major, through BLAS (sgemm/dgemm).

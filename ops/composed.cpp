@@ -1,0 +1,84 @@
+// The composed forms of the fused nodes, built only from primitive ops (max, sub, exp, log, sum,
+// mean, mul, div, sqrt, reshape). They are slower and keep more intermediates; they exist as an
+// independent reference: tests check that fused and composed agree in value and gradient.
+#include "xgrad/detail/elementwise.hpp"
+#include "xgrad/ops.hpp"
+#include "support.hpp"
+
+namespace xg::composed {
+
+namespace {
+// x minus its maximum along the axis. The maximum is a constant (detached): softmax(x - m) does not
+// depend on m, so its exact gradient through m is zero anyway.
+template <class T>
+TensorT<T> shifted_by_max(const TensorT<T>& x, long axis) {
+  return x - max(x, axis, true).detach();
+}
+}  // namespace
+
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, long axis) {
+  const TensorT<T> e = exp(shifted_by_max(x, axis));
+  return e / sum(e, {axis}, true);
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, long axis) {
+  const TensorT<T> s = shifted_by_max(x, axis);
+  return s - log(sum(exp(s), {axis}, true));
+}
+
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
+  if (!std::equal(targets.shape().begin(), targets.shape().end(), logits.shape().begin(), logits.shape().end()))
+    throw shape_error("cross_entropy: targets of shape " + shape_string(targets.shape()) +
+                      " do not match logits of shape " + shape_string(logits.shape()));
+  detail::logits_shape("cross_entropy", logits, logits.dim() ? logits.shape()[0] : 0, "the targets");
+  return -mean(sum(targets * composed::log_softmax(logits, 1), {1}));
+}
+
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) {
+  const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
+  detail::check_labels("cross_entropy", labels, c);
+  TensorT<T> one_hot = TensorT<T>::zeros({n, c});
+  for (std::size_t i = 0; i < n; ++i) one_hot.value()(i, labels[i]) = T(1);
+  return composed::cross_entropy(logits, one_hot);
+}
+
+template <class T>
+TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                      TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
+  const detail::Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options.train);
+  // Per-channel tensors as (1, C, 1, ...) so that they broadcast against x; statistics over the
+  // other axes.
+  axes_type channel_shape(x.dim(), 1), axes;
+  channel_shape[1] = long(ch.c);
+  for (long d = 0; d < long(x.dim()); ++d)
+    if (d != 1) axes.push_back(d);
+  const auto per_channel = [&](const TensorT<T>& t) { return reshape(t, channel_shape); };
+
+  TensorT<T> x_hat;
+  if (options.train) {
+    const TensorT<T> mu = mean(x, axes, true);
+    const TensorT<T> centred = x - mu;
+    const TensorT<T> var = mean(centred * centred, axes, true);
+    x_hat = centred / sqrt(var + T(options.eps));
+    detail::update_running_statistics(running_mean, running_var, mu.value().data(), var.value().data(), ch.count(),
+                                      options.momentum);
+  } else {
+    x_hat = (x - per_channel(running_mean)) / sqrt(per_channel(running_var) + T(options.eps));
+  }
+  return per_channel(gamma) * x_hat + per_channel(beta);
+}
+
+#define DECLARE(T)                                                                                      \
+  template TensorT<T> softmax(const TensorT<T>&, long);                                                 \
+  template TensorT<T> log_softmax(const TensorT<T>&, long);                                             \
+  template TensorT<T> cross_entropy(const TensorT<T>&, std::span<const int>);                           \
+  template TensorT<T> cross_entropy(const TensorT<T>&, const TensorT<T>&);                              \
+  template TensorT<T> batch_norm(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, TensorT<T>&, \
+                                 TensorT<T>&, BatchNormOptions);
+XG_INSTANTIATE(DECLARE)
+
+}  // namespace xg::composed

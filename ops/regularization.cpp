@@ -1,0 +1,58 @@
+// dropout and l2_penalty: the regularisers that are graph nodes.
+#include <random>
+
+#include "xgrad/detail/elementwise.hpp"
+#include "xgrad/ops.hpp"
+
+namespace xg {
+
+// Inverted dropout: each element is kept with probability 1 - p and scaled by 1 / (1 - p), so the
+// expected output is x and eval mode needs no rescaling. The mask (holding 0 or 1 / (1 - p)) is
+// drawn from the generator, so a seed reproduces it; backward multiplies by the same mask.
+template <class T>
+TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generator) {
+  if (!(p >= 0.0 && p < 1.0)) throw value_error("dropout: p = " + std::to_string(p) + " is outside [0, 1)");
+  const shape_type shape = detail::to_shape(x.shape());
+  const T* in = x.value().data();
+  array<T> out = detail::new_buffer<T>(shape);
+  const bool masked = train && p > 0.0;  // otherwise the identity
+  array<T> mask;
+  if (masked) {
+    mask = array<T>::from_shape(shape);
+    std::bernoulli_distribution keep(1.0 - p);
+    const T scale = T(1.0 / (1.0 - p));
+    for (auto& m : mask) m = keep(generator) ? scale : T(0);
+    xt::noalias(out) = x.value() * mask;
+  } else {
+    std::copy(in, in + x.size(), out.data());
+  }
+  return detail::make_result<T>("dropout", std::move(out), {&x},
+                                [x = x.node(), masked, mask = std::move(mask)](const array<T>& g, const array<T>&) {
+                                  if (masked) detail::accumulate(*x, g * mask, "dropout");
+                                  else detail::accumulate(*x, g, "dropout");
+                                });
+}
+
+// lambda / 2 * sum over the parameters of sum(W^2); d/dW = lambda * W. One node for the whole list,
+// so a model's penalty is one term of the loss.
+template <class T>
+TensorT<T> l2_penalty(const std::vector<TensorT<T>>& params, double lambda) {
+  T total = 0;
+  for (const auto& w : params)
+    for (T v : w.value()) total += v * v;
+  array<T> out = detail::new_buffer<T>({});
+  out() = T(lambda / 2) * total;
+  std::vector<std::shared_ptr<Node<T>>> nodes;
+  for (const auto& w : params) nodes.push_back(w.node());
+  return detail::make_result<T>("l2_penalty", std::move(out), params,
+                                [nodes = std::move(nodes), lambda = T(lambda)](const array<T>& g, const array<T>&) {
+                                  for (const auto& w : nodes) detail::accumulate(*w, (g() * lambda) * w->value, "l2_penalty");
+                                });
+}
+
+#define DECLARE(T)                                                              \
+  template TensorT<T> dropout(const TensorT<T>&, double, bool, Generator&);     \
+  template TensorT<T> l2_penalty(const std::vector<TensorT<T>>&, double);
+XG_INSTANTIATE(DECLARE)
+
+}  // namespace xg

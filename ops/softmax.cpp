@@ -1,0 +1,205 @@
+// softmax, log_softmax and cross_entropy as fused kernels; argmax and accuracy (not differentiable).
+// Every kernel works on lines along the axis of a contiguous tensor viewed as (outer, n, inner):
+// element k of the line starting at `base` is at base + k * inner. Explicit loops, not xtensor's axis
+// reducers (DESIGN.md §6).
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "xgrad/detail/elementwise.hpp"
+#include "xgrad/ops.hpp"
+#include "support.hpp"
+
+namespace xg {
+
+namespace {
+using unit_stride = std::integral_constant<std::size_t, 1>;
+
+// Calls f(base, stride) for every line along the axis, in row-major order of the other axes. For
+// the last axis the stride is a compile-time 1, so the line kernels vectorise over contiguous rows.
+template <class F>
+void for_each_line(const detail::AxisSplit& s, F&& f) {
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const std::size_t base = o * s.n * s.inner + i;
+      if (s.inner == 1) f(base, unit_stride{});
+      else f(base, s.inner);
+    }
+}
+
+// y = softmax(x) or log_softmax(x) along one line. The maximum is subtracted before exp, so logits
+// of ±1000 give exp(0) at the maximum and never overflow (the sum is at least 1: no log(0) either).
+template <bool Log, class T, class Stride>
+void softmax_line(const T* x, T* y, std::size_t n, Stride stride) {
+  T m = x[0];
+  for (std::size_t k = 1; k < n; ++k) m = std::max(m, x[k * stride]);
+  T total = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const T e = std::exp(x[k * stride] - m);
+    if constexpr (!Log) y[k * stride] = e;
+    total += e;
+  }
+  if constexpr (Log) {
+    const T shift = m + std::log(total);
+    for (std::size_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - shift;
+  } else {
+    const T inv = T(1) / total;
+    for (std::size_t k = 0; k < n; ++k) y[k * stride] *= inv;
+  }
+}
+
+// The vector-Jacobian products, from the output y alone (which is all these ops keep):
+// softmax:     dx = y * (g - sum(g * y))
+// log_softmax: dx = g - exp(y) * sum(g)
+template <bool Log, class T, class Stride>
+void softmax_backward_line(const T* g, const T* y, T* gx, std::size_t n, Stride stride) {
+  T total = 0;
+  for (std::size_t k = 0; k < n; ++k) total += Log ? g[k * stride] : g[k * stride] * y[k * stride];
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t j = k * stride;
+    if constexpr (Log) gx[j] += g[j] - std::exp(y[j]) * total;
+    else gx[j] += y[j] * (g[j] - total);
+  }
+}
+
+template <bool Log, class T>
+TensorT<T> softmax_op(const char* op, const TensorT<T>& x, long axis) {
+  const shape_type shape = detail::to_shape(x.shape());
+  const detail::AxisSplit split = detail::split_at_axis(shape, detail::normalize_axis(op, axis, shape.size()));
+  if (split.n == 0) throw shape_error(std::string(op) + ": axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
+  array<T> out = detail::new_buffer<T>(shape);
+  const T* in = x.value().data();
+  T* y = out.data();
+  for_each_line(split, [&](std::size_t base, auto stride) { softmax_line<Log>(in + base, y + base, split.n, stride); });
+  return detail::make_result<T>(op, std::move(out), {&x}, [x = x.node(), split](const array<T>& g, const array<T>& out) {
+    if (!x->requires_grad) return;
+    T* gx = detail::ensure_grad(*x).data();
+    for_each_line(split, [&](std::size_t base, auto stride) {
+      softmax_backward_line<Log>(g.data() + base, out.data() + base, gx + base, split.n, stride);
+    });
+  });
+}
+
+// log_softmax over the rows of (N, C) logits, into a buffer of the same shape.
+template <class T>
+array<T> log_softmax_rows(const TensorT<T>& logits) {
+  const std::size_t n = logits.shape()[0], c = logits.shape()[1];
+  array<T> logp = detail::new_buffer<T>({n, c});
+  for (std::size_t i = 0; i < n; ++i) softmax_line<true>(logits.value().data() + i * c, logp.data() + i * c, c, unit_stride{});
+  return logp;
+}
+
+template <class T>
+array<T> scalar_buffer(T v) {
+  array<T> out = detail::new_buffer<T>({});
+  out() = v;
+  return out;
+}
+}  // namespace
+
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, long axis) {
+  return softmax_op<false>("softmax", x, axis);
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, long axis) {
+  return softmax_op<true>("log_softmax", x, axis);
+}
+
+// loss = -1/N sum_i log softmax(z_i)[y_i]; d(loss)/dz = (softmax(z) - onehot(y)) / N. Saves the
+// probabilities only.
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) {
+  const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
+  detail::check_labels("cross_entropy", labels, c);
+  array<T> probs = log_softmax_rows(logits);
+  T total = 0;
+  for (std::size_t i = 0; i < n; ++i) total -= probs.data()[i * c + labels[i]];
+  for (auto& v : probs) v = std::exp(v);
+  return detail::make_result<T>(
+      "cross_entropy", scalar_buffer(total / T(n)), {&logits},
+      [z = logits.node(), probs = std::move(probs), labels = std::vector<int>(labels.begin(), labels.end()), n,
+       c](const array<T>& g, const array<T>&) {
+        if (!z->requires_grad) return;
+        const T scale = g() / T(n);
+        T* gz = detail::ensure_grad(*z).data();
+        const T* p = probs.data();
+        for (std::size_t j = 0; j < n * c; ++j) gz[j] += scale * p[j];
+        for (std::size_t i = 0; i < n; ++i) gz[i * c + labels[i]] -= scale;
+      });
+}
+
+// loss = -1/N sum_ij t_ij log softmax(z_i)_j. d(loss)/dz_i = (softmax(z_i) * sum_j t_ij - t_i) / N,
+// which is (softmax - target) / N for rows that sum to 1; the row sum keeps the gradient exact for
+// any targets. Soft targets may require gradients too (distillation): d(loss)/dt = -log softmax / N.
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
+  if (!std::equal(targets.shape().begin(), targets.shape().end(), logits.shape().begin(), logits.shape().end()))
+    throw shape_error("cross_entropy: targets of shape " + shape_string(targets.shape()) +
+                      " do not match logits of shape " + shape_string(logits.shape()));
+  const auto [n, c] = detail::logits_shape("cross_entropy", logits, logits.dim() ? logits.shape()[0] : 0, "the targets");
+  array<T> probs = log_softmax_rows(logits);
+  const T* t = targets.value().data();
+  T total = 0;
+  for (std::size_t j = 0; j < n * c; ++j) total -= t[j] * probs.data()[j];
+  array<T> logp;  // kept only when the targets need their gradient
+  if (targets.requires_grad()) logp = probs;
+  for (auto& v : probs) v = std::exp(v);
+  return detail::make_result<T>(
+      "cross_entropy", scalar_buffer(total / T(n)), {&logits, &targets},
+      [z = logits.node(), tn = targets.node(), probs = std::move(probs), logp = std::move(logp), n,
+       c](const array<T>& g, const array<T>&) {
+        const T scale = g() / T(n);
+        const T* t = tn->value.data();
+        if (z->requires_grad) {
+          T* gz = detail::ensure_grad(*z).data();
+          for (std::size_t i = 0; i < n; ++i) {
+            T row = 0;
+            for (std::size_t j = 0; j < c; ++j) row += t[i * c + j];
+            for (std::size_t j = 0; j < c; ++j) gz[i * c + j] += scale * (probs.data()[i * c + j] * row - t[i * c + j]);
+          }
+        }
+        if (tn->requires_grad) {
+          T* gt = detail::ensure_grad(*tn).data();
+          for (std::size_t j = 0; j < n * c; ++j) gt[j] -= scale * logp.data()[j];
+        }
+      });
+}
+
+template <class T>
+std::vector<int> argmax(const TensorT<T>& x, long axis) {
+  const shape_type shape = detail::to_shape(x.shape());
+  const detail::AxisSplit split = detail::split_at_axis(shape, detail::normalize_axis("argmax", axis, shape.size()));
+  if (split.n == 0) throw shape_error("argmax: axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
+  std::vector<int> out;
+  out.reserve(split.outer * split.inner);
+  const T* in = x.value().data();
+  for_each_line(split, [&](std::size_t base, auto stride) {
+    std::size_t best = 0;  // the first maximum, like max's gradient
+    for (std::size_t k = 1; k < split.n; ++k)
+      if (in[base + k * stride] > in[base + best * stride]) best = k;
+    out.push_back(int(best));
+  });
+  return out;
+}
+
+template <class T>
+double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
+  const auto [n, c] = detail::logits_shape("accuracy", logits, labels.size(), "one label per row");
+  const std::vector<int> predicted = argmax(logits, 1);
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+  return double(correct) / double(n);
+}
+
+#define DECLARE(T)                                                                   \
+  template TensorT<T> softmax(const TensorT<T>&, long);                              \
+  template TensorT<T> log_softmax(const TensorT<T>&, long);                          \
+  template TensorT<T> cross_entropy(const TensorT<T>&, std::span<const int>);        \
+  template TensorT<T> cross_entropy(const TensorT<T>&, const TensorT<T>&);           \
+  template std::vector<int> argmax(const TensorT<T>&, long);                         \
+  template double accuracy(const TensorT<T>&, std::span<const int>);
+XG_INSTANTIATE(DECLARE)
+
+}  // namespace xg

@@ -1,0 +1,76 @@
+#pragma once
+// Checks and updates shared by the fused kernels (softmax.cpp, batch_norm.cpp) and their composed
+// forms (composed.cpp), so both reject the same inputs with the same messages.
+#include <span>
+#include <string>
+
+#include "xgrad/detail/op_support.hpp"
+#include "xgrad/ops.hpp"
+
+namespace xg::detail {
+
+// Every label in [0, classes); value_error names the label, its row and the number of classes.
+inline void check_labels(const char* op, std::span<const int> labels, std::size_t classes) {
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0 || std::size_t(labels[i]) >= classes)
+      throw value_error(std::string(op) + ": label " + std::to_string(labels[i]) + " (row " + std::to_string(i) +
+                        ") is out of range for " + std::to_string(classes) + " classes");
+}
+
+// Logits must be (N, C) with N = rows > 0 and C > 0; returns {N, C}.
+template <class T>
+std::pair<std::size_t, std::size_t> logits_shape(const char* op, const TensorT<T>& logits, std::size_t rows,
+                                                 const char* what) {
+  const auto& s = logits.shape();
+  if (s.size() != 2 || s[0] == 0 || s[1] == 0 || s[0] != rows)
+    throw shape_error(std::string(op) + ": logits of shape " + shape_string(s) + " do not fit " + what +
+                      " (expected (N, C) with N = " + std::to_string(rows) + " rows and C > 0)");
+  return {s[0], s[1]};
+}
+
+// Batch norm's view of x as (N, C, inner): channel c of sample o is the contiguous run of `inner`
+// values at (o * C + c) * inner. A channel's statistics are over count = N * inner values.
+struct Channels {
+  std::size_t n = 0, c = 0, inner = 1;
+  std::size_t count() const { return n * inner; }
+};
+
+// x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,).
+// Train mode needs two or more values per channel: one value has no variance (and the unbiased
+// running variance would divide by zero).
+template <class T>
+Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
+                             const TensorT<T>& running_mean, const TensorT<T>& running_var, bool train) {
+  const auto& s = x.shape();
+  if (s.size() < 2)
+    throw shape_error("batch_norm: input of shape " + shape_string(s) + " has no channel axis (expected (N, C) or (N, C, H, W))");
+  Channels ch{s[0], s[1], 1};
+  for (std::size_t d = 2; d < s.size(); ++d) ch.inner *= s[d];
+  const std::pair<const char*, const TensorT<T>*> per_channel[] = {
+      {"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean}, {"running_var", &running_var}};
+  for (const auto& [name, t] : per_channel)
+    if (t->dim() != 1 || t->shape()[0] != ch.c)
+      throw shape_error(std::string("batch_norm: ") + name + " of shape " + shape_string(t->shape()) +
+                        " does not fit input of shape " + shape_string(s) + " (expected (" + std::to_string(ch.c) + ",))");
+  if (train && ch.count() < 2)
+    throw value_error("batch_norm: train mode needs at least 2 values per channel, but input of shape " +
+                      shape_string(s) + " has " + std::to_string(ch.count()) +
+                      " (batch size 1); use eval mode for single examples");
+  return ch;
+}
+
+// The exponential moving averages, PyTorch's convention: running = (1 - momentum) * running +
+// momentum * batch, with the unbiased variance (var * m / (m - 1)) for the running one.
+template <class T>
+void update_running_statistics(TensorT<T>& running_mean, TensorT<T>& running_var, const T* mean,
+                               const T* biased_var, std::size_t count, double momentum) {
+  const T mom = T(momentum), keep = T(1 - momentum), unbias = T(double(count) / double(count - 1));
+  T* rm = running_mean.value().data();
+  T* rv = running_var.value().data();
+  for (std::size_t c = 0; c < running_mean.size(); ++c) {
+    rm[c] = keep * rm[c] + mom * mean[c];
+    rv[c] = keep * rv[c] + mom * biased_var[c] * unbias;
+  }
+}
+
+}  // namespace xg::detail

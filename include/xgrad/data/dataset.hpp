@@ -1,0 +1,108 @@
+#pragma once
+// Labelled examples in memory (Split), reproducibly shuffled mini-batches over them, and a Dataset of
+// train / validation / test splits.
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "xgrad/random.hpp"
+#include "xgrad/tensor.hpp"
+
+namespace xg::data {
+
+// The seed of one epoch's order: `data::Shuffle{epoch}`. Accepts any integer, so an `int` epoch
+// counter needs no cast (brace-initialising a std::uint64_t from an int would be a narrowing error).
+struct Shuffle {
+  std::uint64_t seed;
+  template <std::integral I>
+  constexpr explicit Shuffle(I seed_value) : seed(static_cast<std::uint64_t>(seed_value)) {}
+};
+
+struct Batch {
+  Tensor x;                // (b, features)
+  std::span<const int> y;  // b labels, valid while the batch range lives
+};
+
+// One pass over a split in mini-batches; the last batch holds the remainder. Range-for over it:
+//   for (auto [x, y] : split.batches(128, data::Shuffle{epoch})) ...
+// The range shares the split's images (a Tensor handle), so it stays valid if the split goes away.
+class BatchRange {
+ public:
+  class iterator {
+   public:
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() = default;
+    const Batch& operator*() const { return batch_; }
+    const Batch* operator->() const { return &batch_; }
+    iterator& operator++();
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const;
+
+   private:
+    friend class BatchRange;
+    iterator(const BatchRange* range, std::size_t start);
+    void gather();
+
+    const BatchRange* range_ = nullptr;
+    std::size_t start_ = 0;  // position of the batch's first example in the epoch's order
+    Batch batch_;
+  };
+
+  BatchRange(Tensor images, std::vector<std::size_t> order, std::vector<int> labels_in_order,
+             std::size_t batch_size);
+  iterator begin() const { return iterator(this, 0); }
+  std::default_sentinel_t end() const { return {}; }
+  std::size_t size() const;  // the number of batches
+
+ private:
+  Tensor images_;
+  std::vector<std::size_t> order_;  // the epoch's example order
+  std::vector<int> labels_in_order_;  // so that each batch's labels are one contiguous span
+  std::size_t batch_size_;
+};
+
+// Examples in memory: images (N, features) float32 and their labels.
+struct Split {
+  Tensor images;
+  std::vector<int> labels;
+  std::vector<std::size_t> source_index;  // row i is example source_index[i] of its source file (empty if unknown)
+
+  std::size_t size() const { return labels.size(); }
+  std::size_t features() const;
+
+  // Mini-batches in an order drawn from the seed (the same seed, the same order, on every platform).
+  BatchRange batches(std::size_t batch_size, Shuffle shuffle) const;
+  // Mini-batches in the split's own order.
+  BatchRange batches(std::size_t batch_size) const;
+
+  // The first n examples (all of them if n >= size()), e.g. to check a model can overfit a few.
+  Split head(std::size_t n) const;
+  // The given rows, in the given order.
+  Split select(std::span<const std::size_t> rows) const;
+};
+
+// x -> (x - mean) / stddev, the same for every split.
+struct Standardization {
+  float mean = 0.0f;
+  float stddev = 1.0f;
+};
+
+struct Dataset {
+  Split train, validation, test;
+  std::size_t classes = 0;
+  std::vector<std::string> class_names;
+  Standardization standardization;  // what was applied to the images (identity if none)
+};
+
+// 0, 1, ..., n-1 in an order drawn from gen by Fisher-Yates. Unlike std::shuffle and
+// std::uniform_int_distribution, whose algorithms differ between standard libraries, this gives the
+// same order for the same seed everywhere.
+std::vector<std::size_t> permutation(std::size_t n, Generator& gen);
+
+}  // namespace xg::data

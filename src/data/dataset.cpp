@@ -1,0 +1,117 @@
+#include "xgrad/data/dataset.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "xgrad/errors.hpp"
+
+namespace xg::data {
+namespace {
+
+// Copies rows of a (N, features) tensor, in the given order, into a (rows.size(), features) buffer.
+void gather_rows(const Tensor& images, std::span<const std::size_t> rows, float* target) {
+  const std::size_t features = images.shape()[1];
+  const float* source = images.value().data();
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    std::memcpy(target + r * features, source + rows[r] * features, features * sizeof(float));
+}
+
+}  // namespace
+
+std::vector<std::size_t> permutation(std::size_t n, Generator& gen) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  for (std::size_t i = n; i > 1; --i) {
+    // A uniform j in [0, i) by rejection: drawing below the largest multiple of i avoids modulo bias.
+    const std::uint64_t bound = i, limit = UINT64_MAX - UINT64_MAX % bound;
+    std::uint64_t r;
+    do r = gen();
+    while (r >= limit);
+    std::swap(order[i - 1], order[r % bound]);
+  }
+  return order;
+}
+
+BatchRange::BatchRange(Tensor images, std::vector<std::size_t> order, std::vector<int> labels_in_order,
+                       std::size_t batch_size)
+    : images_(std::move(images)),
+      order_(std::move(order)),
+      labels_in_order_(std::move(labels_in_order)),
+      batch_size_(batch_size) {
+  if (batch_size_ == 0) throw value_error("batches: the batch size must be at least 1");
+}
+
+std::size_t BatchRange::size() const { return (order_.size() + batch_size_ - 1) / batch_size_; }
+
+BatchRange::iterator::iterator(const BatchRange* range, std::size_t start) : range_(range), start_(start) {
+  gather();
+}
+
+BatchRange::iterator& BatchRange::iterator::operator++() {
+  start_ += range_->batch_size_;
+  gather();
+  return *this;
+}
+
+bool BatchRange::iterator::operator==(std::default_sentinel_t) const {
+  return !range_ || start_ >= range_->order_.size();
+}
+
+void BatchRange::iterator::gather() {
+  const std::size_t n = range_->order_.size();
+  if (start_ >= n) {
+    batch_ = {};
+    return;
+  }
+  const std::size_t rows = std::min(range_->batch_size_, n - start_);
+  const std::size_t features = range_->images_.shape()[1];
+  // Reuse the previous batch's buffer when no one else holds it (the loop body's copy is gone by
+  // now unless the user kept it, e.g. on a tape that is still alive); only a last, smaller batch
+  // needs a new one.
+  const bool reusable = batch_.x.node().use_count() == 1 && batch_.x.dim() == 2 && batch_.x.shape()[0] == rows &&
+                        batch_.x.shape()[1] == features;
+  if (!reusable) batch_.x = Tensor(array<float>::from_shape({rows, features}));
+
+  gather_rows(range_->images_, std::span<const std::size_t>(range_->order_).subspan(start_, rows),
+              batch_.x.value().data());
+  batch_.y = std::span<const int>(range_->labels_in_order_).subspan(start_, rows);
+}
+
+std::size_t Split::features() const { return images.dim() == 2 ? images.shape()[1] : 0; }
+
+BatchRange Split::batches(std::size_t batch_size, Shuffle shuffle) const {
+  Generator gen(shuffle.seed);
+  std::vector<std::size_t> order = permutation(size(), gen);
+  std::vector<int> labels_in_order(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) labels_in_order[i] = labels[order[i]];
+  return BatchRange(images, std::move(order), std::move(labels_in_order), batch_size);
+}
+
+BatchRange Split::batches(std::size_t batch_size) const {
+  std::vector<std::size_t> order(size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  return BatchRange(images, std::move(order), labels, batch_size);
+}
+
+Split Split::head(std::size_t n) const {
+  std::vector<std::size_t> rows(std::min(n, size()));
+  std::iota(rows.begin(), rows.end(), std::size_t{0});
+  return select(rows);
+}
+
+Split Split::select(std::span<const std::size_t> rows) const {
+  Split out;
+  for (std::size_t row : rows) {
+    if (row >= size())
+      throw value_error("Split::select: row " + std::to_string(row) + " is out of range for a split of " +
+                        std::to_string(size()) + " examples");
+    out.labels.push_back(labels[row]);
+    if (!source_index.empty()) out.source_index.push_back(source_index[row]);
+  }
+  out.images = Tensor(array<float>::from_shape({rows.size(), features()}));
+  gather_rows(images, rows, out.images.value().data());
+  return out;
+}
+
+}  // namespace xg::data

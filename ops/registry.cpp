@@ -3,6 +3,7 @@
 #include "xgrad/registry.hpp"
 
 #include "xgrad/ops.hpp"
+#include "xgrad/optim/rules.hpp"
 
 namespace xg {
 
@@ -84,6 +85,56 @@ Tensor64 checker_mask(const S& shape) {
   array<double> m = array<double>::from_shape(shape);
   for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = double(i % 3 != 0);
   return Tensor64(std::move(m));
+}
+
+// The optimizers' update nodes (include/xgrad/optim/rules.hpp), each checked with respect to the
+// parameter, the gradient, the state and every hyperparameter. A case returns the updated parameter
+// plus the updated state, so that both are checked.
+namespace rules = optim::rules;
+const S vec{3}, hyper{};
+// Maps the positive domain [0.5, 2] into (0, 1) for decay rates (betas).
+Tensor64 as_rate(const Tensor64& x) { return x * 0.25; }
+Tensor64 descend(const Tensor64& p, const Tensor64& direction, const Tensor64& lr) {
+  return rules::apply_update(p, rules::scale(direction, -lr));
+}
+
+std::vector<OpEntry> optimizer_entries() {
+  return {
+      {"optim.sgd",
+       {{"p g lr", {vec, vec, hyper}, [](const Inputs& in) { return descend(in[0], in[1], in[2]); }}}},
+      {"optim.momentum",
+       {{"p g velocity beta lr", {vec, vec, vec, hyper, hyper},
+         [](const Inputs& in) {
+           Tensor64 velocity = in[2];
+           const Tensor64 direction = rules::momentum(in[1], velocity, as_rate(in[3]));
+           return descend(in[0], direction, in[4]) + velocity;
+         }}},
+       Domain::positive},
+      {"optim.rmsprop",
+       {{"p g mean_square beta eps lr", {vec, vec, vec, hyper, hyper, hyper},
+         [](const Inputs& in) {
+           Tensor64 mean_square = in[2];
+           const Tensor64 direction = rules::rmsprop(in[1], mean_square, as_rate(in[3]), in[4]);
+           return descend(in[0], direction, in[5]) + mean_square;
+         }}},
+       Domain::positive},
+      {"optim.adam",
+       {{"step 3: p g mu nu beta1 beta2 eps lr", {vec, vec, vec, vec, hyper, hyper, hyper, hyper},
+         [](const Inputs& in) {
+           Tensor64 mu = in[2], nu = in[3];
+           const Tensor64 beta1 = as_rate(in[4]), beta2 = as_rate(in[5]);
+           const Tensor64 direction = rules::adam(in[1], mu, nu, beta1, beta2, in[6], rules::bias_correction(beta1, 3),
+                                                  rules::bias_correction(beta2, 3));
+           return descend(in[0], direction, in[7]) + mu + nu;
+         }}},
+       Domain::positive},
+      {"optim.add_decayed_weights",
+       {{"u p lambda", {vec, vec, hyper},
+         [](const Inputs& in) { return rules::add_decayed_weights(in[0], in[1], in[2]); }}}},
+      {"optim.clip_by_global_norm",
+       {{"max 1, u (3,) and (2,2)", {vec, {2, 2}},
+         [](const Inputs& in) { return in[0] * rules::clip_factor(rules::global_norm<double>(in), 1.0); }}}},
+  };
 }
 
 std::vector<OpEntry> make_registry() {
@@ -168,7 +219,11 @@ std::vector<OpEntry> make_registry() {
 }  // namespace
 
 const std::vector<OpEntry>& op_registry() {
-  static const std::vector<OpEntry> registry = make_registry();
+  static const std::vector<OpEntry> registry = [] {
+    std::vector<OpEntry> all = make_registry();
+    for (OpEntry& entry : optimizer_entries()) all.push_back(std::move(entry));
+    return all;
+  }();
   return registry;
 }
 

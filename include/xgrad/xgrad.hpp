@@ -3,6 +3,7 @@
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"
 #include "xgrad/ops.hpp"
+#include "xgrad/optim/optim.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/registry.hpp"
 #include "xgrad/tensor.hpp"

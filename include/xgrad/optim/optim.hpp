@@ -1,0 +1,101 @@
+#pragma once
+// Optimizers as chains of gradient transformations (in the spirit of optax), and the Optimizer that
+// applies a chain to a set of parameters. See docs/optimizers.md.
+#include <string>
+#include <vector>
+
+#include "xgrad/optim/schedules.hpp"
+#include "xgrad/optim/transformation.hpp"
+
+namespace xg::optim {
+
+// ---- transformations (each returns a chain of one link, except scale_by_sgd) ----
+
+// Plain SGD leaves the gradient as it is: the empty chain.
+Chain scale_by_sgd();
+Chain scale_by_momentum(Hyper beta);
+Chain scale_by_rmsprop(Hyper beta, Hyper eps);
+struct AdamMoments {
+  Hyper beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+// Adam's direction m_hat / (sqrt(v_hat) + eps), with bias correction.
+Chain scale_by_adam(const AdamMoments& moments = {});
+// u + lambda * p, decoupled from the moments when placed after them (AdamW).
+Chain add_decayed_weights(Hyper lambda);
+// u + lambda * p placed first in a chain: the gradient of (lambda / 2) |p|^2, coupled to the moments.
+Chain l2(Hyper lambda);
+// Scales all updates by max_norm / (their global norm) when that norm exceeds max_norm.
+Chain clip_by_global_norm(double max_norm);
+Chain scale(Hyper factor);
+Chain scale_by_schedule(Schedule schedule);
+// Multiplies by -lr (descent).
+Chain scale_by_learning_rate(Hyper lr);
+Chain scale_by_learning_rate(Schedule schedule);
+// Multiplies by -lr, with lr adapted online by hypergradient descent (Baydin et al. 2018): before each
+// step, lr -= hyper_lr * d(loss)/d(lr), where the derivative comes from the tape through this link's
+// previous update.
+Chain scale_by_hypergradient_lr(double initial_lr, double hyper_lr);
+
+// ---- ready-made optimizers ----
+
+struct MomentumOptions {
+  Hyper lr = 1e-2, beta = 0.9;
+};
+struct RmspropOptions {
+  Hyper lr = 1e-3, beta = 0.9, eps = 1e-8;
+};
+struct AdamOptions {
+  Hyper lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+struct AdamWOptions {
+  Hyper lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
+};
+
+Chain sgd(Hyper lr);
+Chain momentum(const MomentumOptions& options);
+Chain rmsprop(const RmspropOptions& options);
+Chain adam(const AdamOptions& options);
+Chain adamw(const AdamWOptions& options);
+// Hypergradient variants: the learning rate starts at lr and adapts with rate hyper_lr.
+Chain sgd_hd(double lr, double hyper_lr);
+Chain adam_hd(const AdamOptions& options, double hyper_lr);
+
+// Applies a chain to a set of parameters (leaf float tensors).
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor> params, Chain transformations);
+
+  // One in-place update of every parameter that has a gradient (others are skipped): fast, under
+  // NoGrad, and without allocation once the state exists.
+  void step();
+  // The same update recorded on the active tape: returns the updated parameters as tape nodes (a
+  // function of the parameters, their gradients and any hyperparameter tensors) and leaves the
+  // parameters themselves unchanged; the state advances as in step().
+  std::vector<Tensor> differentiable_step();
+  void zero_grad();
+
+  // What the learning-rate schedules read.
+  void set_epoch(long epoch) { epoch_ = epoch; }
+  long epoch() const { return epoch_; }
+  long steps() const { return step_; }
+  // The current effective learning rate: the magnitude of the product of the chain's scale factors.
+  double learning_rate() const;
+
+  // Copies of the state: "step" and "<link index>.<link name>.<state>.<parameter index>".
+  NamedTensors state() const;
+  // Throws value_error naming a missing, unexpected or mismatched entry.
+  void load_state(const NamedTensors& state);
+
+  const std::vector<Tensor>& parameters() const { return params_; }
+
+ private:
+  void collect_active();
+
+  std::vector<Tensor> params_;
+  Chain chain_;
+  std::vector<array<float>> updates_;  // one buffer per parameter, reused every step
+  std::vector<std::size_t> active_;
+  long step_ = 0, epoch_ = 0;
+};
+
+}  // namespace xg::optim

@@ -1,0 +1,87 @@
+#pragma once
+// A gradient transformation is one link of an optimizer's chain: it maps the updates of a step to new
+// updates (and keeps its own state, e.g. moments). Each link has the in-place path Optimizer::step
+// runs and the tape path Optimizer::differentiable_step records; both call the same maths in
+// rules.hpp.
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xgrad/tensor.hpp"
+
+namespace xg::optim {
+
+// A hyperparameter: a plain number, or a scalar tensor (which may require a gradient, so that the
+// loss after a differentiable step can be differentiated with respect to it).
+class Hyper {
+ public:
+  Hyper(double value) : value_(value) {}  // NOLINT: implicit, so that {.lr = 1e-3} works
+  Hyper(Tensor tensor);                   // NOLINT
+  float value() const { return tensor_ ? tensor_->item() : float(value_); }
+  // The tensor itself, or a constant scalar holding the number.
+  Tensor tensor() const { return tensor_ ? *tensor_ : Tensor::scalar(float(value_)); }
+  bool is_tensor() const { return tensor_.has_value(); }
+
+ private:
+  double value_ = 0;
+  std::optional<Tensor> tensor_;
+};
+
+struct StepContext {
+  long step = 0;   // 1 on the first step
+  long epoch = 0;  // as set by Optimizer::set_epoch
+};
+
+// The updates of one step, one per parameter. Only the `active` parameters (those with a gradient
+// this step) are touched; the others keep their state.
+template <class U>
+struct Updates {
+  std::vector<U>& values;
+  std::span<const std::size_t> active;
+  const std::vector<Tensor>& params;
+  StepContext context;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Transformation {
+ public:
+  explicit Transformation(std::string name) : name_(std::move(name)) {}
+  virtual ~Transformation() = default;
+  const std::string& name() const { return name_; }
+
+  // Creates the state for these parameters; called once, by the Optimizer.
+  virtual void init(const std::vector<Tensor>& /*params*/) {}
+  // Runs at the start of each step, with gradients enabled and before any link updates: where a link
+  // that learns its own hyperparameters from the tape does it.
+  virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/) {}
+  // In place over contiguous float buffers; allocates nothing.
+  virtual void update(Updates<array<float>>& updates) = 0;
+  // The same maths recorded on the active tape.
+  virtual void update_on_tape(Updates<Tensor>& updates) = 0;
+  // The live state tensors, named "mu.0" (state, parameter index) etc.
+  virtual NamedTensors state() { return {}; }
+  // The factor this link scales every update by (learning rates, schedules); 1 for the others.
+  virtual double step_size(const StepContext&) const { return 1.0; }
+
+ private:
+  std::string name_;
+};
+
+// A sequence of transformations applied in order. Every factory returns a Chain (of one link, or of
+// the links of a ready-made optimizer); chain(...) concatenates them.
+struct Chain {
+  std::vector<std::unique_ptr<Transformation>> links;
+};
+
+template <class... Chains>
+Chain chain(Chains... parts) {
+  Chain all;
+  (std::move(parts.links.begin(), parts.links.end(), std::back_inserter(all.links)), ...);
+  return all;
+}
+
+}  // namespace xg::optim

@@ -1,0 +1,115 @@
+#include <algorithm>
+#include <cmath>
+
+#include "xgrad/optim/optim.hpp"
+#include "xgrad/optim/rules.hpp"
+
+namespace xg::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params, Chain transformations)
+    : params_(std::move(params)), chain_(std::move(transformations)), updates_(params_.size()) {
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (!params_[i].requires_grad())
+      throw value_error("Optimizer: parameter " + std::to_string(i) + " of shape " +
+                        shape_string(params_[i].shape()) + " does not require a gradient");
+  active_.reserve(params_.size());
+  for (auto& link : chain_.links) link->init(params_);
+}
+
+void Optimizer::collect_active() {
+  active_.clear();
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].has_grad()) active_.push_back(i);
+}
+
+void Optimizer::step() {
+  collect_active();
+  if (active_.empty()) return;
+  ++step_;
+  for (auto& link : chain_.links) link->begin_step(params_, active_);
+  NoGrad no_grad;
+  for (std::size_t i : active_) {
+    const array<float>& g = params_[i].grad();
+    array<float>& u = updates_[i];
+    if (u.size() != g.size()) u = array<float>::from_shape(g.shape());  // the first step only
+    std::copy(g.data(), g.data() + g.size(), u.data());
+  }
+  Updates<array<float>> updates{updates_, active_, params_, {step_, epoch_}};
+  for (auto& link : chain_.links) link->update(updates);
+  for (std::size_t i : active_) {
+    float* p = params_[i].value().data();
+    const float* u = updates_[i].data();
+    const std::size_t n = updates_[i].size();
+    for (std::size_t j = 0; j < n; ++j) p[j] = rules::apply_update(p[j], u[j]);
+  }
+}
+
+std::vector<Tensor> Optimizer::differentiable_step() {
+  collect_active();
+  std::vector<Tensor> updated = params_;
+  if (active_.empty()) return updated;
+  ++step_;
+  for (auto& link : chain_.links) link->begin_step(params_, active_);
+  std::vector<Tensor> values(params_.size());
+  for (std::size_t i : active_) values[i] = Tensor(params_[i].grad());  // the gradient enters as a constant
+  Updates<Tensor> updates{values, active_, params_, {step_, epoch_}};
+  for (auto& link : chain_.links) link->update_on_tape(updates);
+  for (std::size_t i : active_) updated[i] = rules::apply_update(params_[i], values[i]);
+  return updated;
+}
+
+void Optimizer::zero_grad() {
+  for (Tensor& p : params_) p.zero_grad();
+}
+
+double Optimizer::learning_rate() const {
+  double product = 1;
+  for (const auto& link : chain_.links) product *= link->step_size({step_, epoch_});
+  return std::abs(product);
+}
+
+namespace {
+const char* const step_entry = "step";
+
+NamedTensors live_state(const Chain& chain) {
+  NamedTensors all;
+  for (std::size_t k = 0; k < chain.links.size(); ++k)
+    for (auto& [name, tensor] : chain.links[k]->state())
+      all.emplace_back(std::to_string(k) + "." + chain.links[k]->name() + "." + name, tensor);
+  return all;
+}
+
+const Tensor* find_entry(const NamedTensors& state, const std::string& name) {
+  for (const auto& [n, t] : state)
+    if (n == name) return &t;
+  return nullptr;
+}
+}  // namespace
+
+NamedTensors Optimizer::state() const {
+  NamedTensors copies{{step_entry, Tensor::scalar(float(step_))}};
+  for (const auto& [name, tensor] : live_state(chain_)) copies.emplace_back(name, tensor.detach());
+  return copies;
+}
+
+void Optimizer::load_state(const NamedTensors& state) {
+  NamedTensors live = live_state(chain_);
+  live.emplace_back(step_entry, Tensor::scalar(0.0f));
+  // Everything is checked before anything is copied, so a bad checkpoint leaves the state as it was.
+  for (const auto& [name, tensor] : state)
+    if (!find_entry(live, name)) throw value_error("load_state: unexpected entry '" + name + "'");
+  for (const auto& [name, tensor] : live) {
+    const Tensor* given = find_entry(state, name);
+    if (!given) throw value_error("load_state: missing entry '" + name + "'");
+    if (given->shape_vector() != tensor.shape_vector())
+      throw value_error("load_state: entry '" + name + "' has shape " + shape_string(given->shape()) +
+                        ", expected " + shape_string(tensor.shape()));
+  }
+  for (auto& [name, tensor] : live) {
+    const array<float>& source = find_entry(state, name)->value();
+    std::copy(source.begin(), source.end(), tensor.value().begin());
+  }
+  step_ = std::lround(live.back().second.item());
+}
+
+}  // namespace xg::optim

@@ -1,0 +1,49 @@
+#include "xgrad/optim/schedules.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "xgrad/errors.hpp"
+
+namespace xg::optim {
+
+namespace {
+void require(bool ok, const char* schedule, const std::string& what) {
+  if (!ok) throw value_error(std::string(schedule) + ": " + what);
+}
+}  // namespace
+
+Schedule constant_schedule(double a0) {
+  return [a0](long) { return a0; };
+}
+
+Schedule inverse_time_decay(double a0, double decay_rate) {
+  require(decay_rate >= 0, "inverse_time_decay", "decay_rate " + std::to_string(decay_rate) + " is negative");
+  return [=](long epoch) { return a0 / (1 + decay_rate * double(epoch)); };
+}
+
+Schedule exponential_decay(double a0, double rate) {
+  require(rate > 0, "exponential_decay", "rate " + std::to_string(rate) + " is not positive");
+  return [=](long epoch) { return std::pow(rate, double(epoch)) * a0; };
+}
+
+Schedule inverse_sqrt_decay(double a0, double k) {
+  return [=](long epoch) { return k / std::sqrt(double(std::max(epoch, 1L))) * a0; };
+}
+
+Schedule staircase_decay(double a0, double factor, long every) {
+  require(every > 0, "staircase_decay", "every = " + std::to_string(every) + " epochs is not positive");
+  return [=](long epoch) { return a0 * std::pow(factor, double(epoch / every)); };
+}
+
+Schedule cosine_decay(double a0, long total_epochs, double a_min) {
+  require(total_epochs > 0, "cosine_decay", "total_epochs " + std::to_string(total_epochs) + " is not positive");
+  return [=](long epoch) {
+    const double progress = double(std::min(epoch, total_epochs)) / double(total_epochs);
+    return a_min + (a0 - a_min) * (1 + std::cos(std::numbers::pi * progress)) / 2;
+  };
+}
+
+}  // namespace xg::optim

@@ -1,10 +1,14 @@
 #pragma once
 // Everything a user of xgrad needs.
+#include "xgrad/data/fashion_mnist.hpp"
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"
+#include "xgrad/io/safetensors.hpp"
+#include "xgrad/nn/layers.hpp"
 #include "xgrad/ops.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/registry.hpp"
 #include "xgrad/tensor.hpp"
 #include "xgrad/threads.hpp"
+#include "xgrad/train/train.hpp"

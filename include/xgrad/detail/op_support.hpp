@@ -88,8 +88,8 @@ template <class T>
 std::string range_string(const array<T>& a);
 
 // Throws numeric_error: op produced NaN/Inf from inputs with the given ranges.
-template <class T>
-[[noreturn]] void throw_forward_anomaly(const Node<T>& out, std::initializer_list<const TensorT<T>*> inputs) {
+template <class T, class Inputs>
+[[noreturn]] void throw_forward_anomaly(const Node<T>& out, const Inputs& inputs) {
   std::string msg = std::string("anomaly: op '") + out.op + "' produced a non-finite value (output range " +
                     range_string(out.value) + ")";
   if (const Tape* tape = Tape::active())

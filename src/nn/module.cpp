@@ -1,0 +1,57 @@
+#include "xgrad/nn/module.hpp"
+
+namespace xg::nn {
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out, false);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", out, true);
+  return out;
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {
+  for (const auto& [name, t] : buffers ? buffers_ : parameters_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out, buffers);
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+Tensor Module::register_parameter(std::string name, Tensor t) {
+  t.set_requires_grad(true);
+  parameters_.emplace_back(std::move(name), t);
+  return t;
+}
+
+Tensor Module::register_buffer(std::string name, Tensor t) {
+  t.set_requires_grad(false);
+  buffers_.emplace_back(std::move(name), t);
+  return t;
+}
+
+void Module::register_module(std::string name, std::shared_ptr<Module> child) {
+  child->train(training_);
+  children_.emplace_back(std::move(name), std::move(child));
+}
+
+Generator& default_generator() {
+  static Generator gen(0);
+  return gen;
+}
+
+void manual_seed(std::uint64_t seed) { default_generator().seed(seed); }
+
+}  // namespace xg::nn

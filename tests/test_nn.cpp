@@ -1,0 +1,119 @@
+// nn modules: parameter registration, names, train/eval propagation and initialisation.
+#define BOOST_TEST_MODULE nn
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+#include <xgrad/xgrad.hpp>
+
+using namespace xg;
+namespace tt = boost::test_tools;
+
+namespace {
+double variance(const array<float>& v) {
+  double mean = 0, sq = 0;
+  for (float x : v) mean += x;
+  mean /= double(v.size());
+  for (float x : v) sq += (x - mean) * (x - mean);
+  return sq / double(v.size());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sequential_registers_parameters_and_buffers_with_dotted_names) {
+  nn::Sequential model{nn::Linear(4, 3, nn::no_bias), nn::BatchNorm(3), nn::ReLU(), nn::Linear(3, 2)};
+  std::vector<std::string> names;
+  for (auto& [name, t] : model.named_parameters()) names.push_back(name);
+  const std::vector<std::string> expected{"0.weight", "1.gamma", "1.beta", "3.weight", "3.bias"};
+  BOOST_TEST(names == expected, tt::per_element());
+  std::vector<std::string> buffers;
+  for (auto& [name, t] : model.named_buffers()) buffers.push_back(name);
+  const std::vector<std::string> expected_buffers{"1.running_mean", "1.running_var"};
+  BOOST_TEST(buffers == expected_buffers, tt::per_element());
+  for (auto& p : model.parameters()) BOOST_TEST(p.requires_grad());
+  for (auto& [name, b] : model.named_buffers()) BOOST_TEST(!b.requires_grad());
+}
+
+BOOST_AUTO_TEST_CASE(parameters_are_shared_handles_not_copies) {
+  nn::Sequential model{nn::Linear(2, 2)};
+  model.parameters()[0].value().fill(7.0f);
+  BOOST_TEST(model.named_parameters()[0].second.value()(0, 0) == 7.0f);
+}
+
+BOOST_AUTO_TEST_CASE(train_and_eval_propagate_to_children) {
+  nn::Sequential inner{nn::Linear(2, 2), nn::Dropout(0.5)};
+  nn::Sequential model{nn::Linear(2, 2), std::move(inner)};
+  BOOST_TEST(model.training());
+  model.eval();
+  BOOST_TEST(!model[0].training());
+  BOOST_TEST(!model[1].training());
+  auto& nested = dynamic_cast<nn::Sequential&>(model[1]);
+  BOOST_TEST(!nested[1].training());
+  model.train();
+  BOOST_TEST(nested[1].training());
+}
+
+BOOST_AUTO_TEST_CASE(he_initialisation_has_variance_two_over_fan_in) {
+  nn::manual_seed(1);
+  nn::Sequential model{nn::Linear(500, 400), nn::ReLU()};
+  const auto& w = dynamic_cast<nn::Linear&>(model[0]).weight();
+  BOOST_TEST(variance(w.value()) == 2.0 / 500, tt::tolerance(0.03));
+}
+
+BOOST_AUTO_TEST_CASE(xavier_initialisation_before_tanh_and_for_the_output_layer) {
+  nn::Sequential model{nn::Linear(300, 200), nn::Tanh(), nn::Linear(200, 100)};
+  for (std::size_t i : {0u, 2u}) {
+    const auto& w = dynamic_cast<nn::Linear&>(model[i]).weight();
+    const double fan_in = double(w.shape()[0]), fan_out = double(w.shape()[1]);
+    BOOST_TEST(variance(w.value()) == 2.0 / (fan_in + fan_out), tt::tolerance(0.05));  // U(-a,a): a^2/3
+  }
+}
+
+BOOST_AUTO_TEST_CASE(initialisation_is_reproducible_from_a_seed) {
+  nn::manual_seed(42);
+  nn::Linear a(10, 10);
+  nn::manual_seed(42);
+  nn::Linear b(10, 10);
+  BOOST_TEST(a.weight().value() == b.weight().value());
+  nn::Linear c(10, 10);
+  BOOST_TEST(!(a.weight().value() == c.weight().value()));
+}
+
+BOOST_AUTO_TEST_CASE(zero_initialisation_is_possible_but_warns) {
+  std::stringstream captured;
+  auto* old = std::cerr.rdbuf(captured.rdbuf());
+  nn::Linear layer(3, 2, nn::Init::zeros);
+  std::cerr.rdbuf(old);
+  BOOST_TEST(captured.str().find("symmetry") != std::string::npos);
+  for (float w : layer.weight().value()) BOOST_TEST(w == 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(linear_rejects_a_wrong_input_width_naming_the_layer) {
+  nn::Linear layer(4, 2);
+  try {
+    layer(Tensor::ones({3, 5}));
+    BOOST_FAIL("expected shape_error");
+  } catch (const shape_error& e) {
+    BOOST_TEST(std::string(e.what()).find("Linear(4, 2)") != std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("(3, 5)") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_module_uses_running_statistics_in_eval_mode) {
+  nn::BatchNorm bn(2, /*momentum=*/1.0);  // momentum 1: the running stats become the last batch's
+  Tensor x(array<float>{{1.f, 10.f}, {3.f, 30.f}});
+  bn(x);
+  bn.eval();
+  const Tensor y = bn(Tensor(array<float>{{2.f, 20.f}}));  // the batch mean: normalises to 0
+  BOOST_TEST(y.value()(0, 0) == 0.0f, tt::tolerance(1e-5f));
+  BOOST_TEST(y.value()(0, 1) == 0.0f, tt::tolerance(1e-5f));
+}
+
+BOOST_AUTO_TEST_CASE(activations_and_dropout_in_eval_mode) {
+  Tensor x(array<float>{-1.f, 2.f});
+  BOOST_TEST(nn::ReLU()(x).value()(0) == 0.0f);
+  BOOST_TEST(nn::LeakyReLU(0.1f)(x).value()(0) == -0.1f, tt::tolerance(1e-6f));
+  BOOST_TEST(nn::Sigmoid()(x).value()(1) == 1.0f / (1.0f + std::exp(-2.0f)), tt::tolerance(1e-6f));
+  nn::Dropout drop(0.5);
+  drop.eval();
+  BOOST_TEST(drop(x).value() == x.value());
+}

@@ -1,0 +1,117 @@
+// Training end to end on real data: the loss falls, a tiny set is overfit, checkpoints round-trip
+// exactly, and a NaN loss stops training with a useful message.
+#define BOOST_TEST_MODULE train
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <xgrad/xgrad.hpp>
+
+using namespace xg;
+namespace fs = std::filesystem;
+
+namespace {
+const data::Dataset& small_fashion_mnist() {
+  static const data::Dataset data = data::fashion_mnist({.validation = 1000, .limit = 6000});
+  return data;
+}
+
+nn::Sequential small_model(std::uint64_t seed) {
+  nn::manual_seed(seed);
+  return nn::Sequential{nn::Linear(784, 64, nn::no_bias), nn::BatchNorm(64), nn::ReLU(), nn::Linear(64, 10)};
+}
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("xgrad_test_train_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<array<float>> values(const std::vector<std::pair<std::string, Tensor>>& named) {
+  std::vector<array<float>> out;
+  for (auto& [name, t] : named) out.push_back(t.value());
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(training_on_fashion_mnist_lowers_the_loss_and_beats_chance_by_far) {
+  const data::Dataset& data = small_fashion_mnist();
+  nn::Sequential model = small_model(0);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  const double before = train::evaluate(model, data.validation).loss;
+  TempDir dir;
+  const train::History h = train::fit(model, opt, data, {.epochs = 2, .batch_size = 64, .out_dir = dir.path, .quiet = true});
+  BOOST_TEST_REQUIRE(h.epochs.size() == 2u);
+  BOOST_TEST(h.epochs[1].train_loss < h.epochs[0].train_loss);
+  const train::Evaluation after = train::evaluate(model, data.validation);
+  BOOST_TEST(after.loss < before * 0.5);
+  BOOST_TEST(after.accuracy > 0.7);  // chance is 0.1
+  std::ifstream csv(dir.path / "metrics.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  BOOST_TEST(lines == 3);  // header and one row per epoch
+}
+
+BOOST_AUTO_TEST_CASE(overfit_small_reaches_full_training_accuracy) {
+  nn::Sequential model = small_model(1);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-2}));
+  const int epochs = train::overfit_small(model, opt, small_fashion_mnist().train, 50);
+  BOOST_TEST(epochs >= 1);
+  BOOST_TEST(train::evaluate(model, small_fashion_mnist().train.head(50)).accuracy == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_round_trip_is_bit_identical_and_so_is_the_next_step) {
+  const data::Dataset& data = small_fashion_mnist();
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential a = small_model(2);
+  optim::Optimizer opt_a(a.parameters(), optim::adam({.lr = 1e-3}));
+  Tape tape;
+  std::size_t step = 0;
+  auto batches = data.train.batches(32);
+  auto it = batches.begin();
+  for (int i = 0; i < 3; ++i, ++it) train::train_step(a, opt_a, tape, (*it).x, (*it).y, ++step);
+  train::save_checkpoint(file, a, opt_a, 1);
+
+  nn::Sequential b = small_model(99);  // different weights until loaded
+  optim::Optimizer opt_b(b.parameters(), optim::adam({.lr = 1e-3}));
+  BOOST_TEST(train::load_checkpoint(file, b, &opt_b) == 1);
+  BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
+  BOOST_TEST((values(a.named_buffers()) == values(b.named_buffers())));
+  BOOST_TEST((values(opt_a.state()) == values(opt_b.state())));
+
+  train::train_step(a, opt_a, tape, (*it).x, (*it).y, ++step);
+  train::train_step(b, opt_b, tape, (*it).x, (*it).y, step);
+  BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
+}
+
+BOOST_AUTO_TEST_CASE(fit_resumes_after_the_last_saved_epoch) {
+  const data::Dataset& data = small_fashion_mnist();
+  TempDir dir;
+  nn::Sequential model = small_model(3);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  train::fit(model, opt, data, {.epochs = 1, .batch_size = 256, .out_dir = dir.path, .quiet = true});
+  nn::Sequential again = small_model(4);
+  optim::Optimizer opt2(again.parameters(), optim::adam({.lr = 1e-3}));
+  const train::History h =
+      train::fit(again, opt2, data, {.epochs = 2, .batch_size = 256, .out_dir = dir.path, .resume = true, .quiet = true});
+  BOOST_TEST(h.first_epoch == 2);
+  BOOST_TEST_REQUIRE(h.epochs.size() == 1u);
+  BOOST_TEST(h.epochs[0].epoch == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_nan_loss_stops_training_naming_the_step_and_the_learning_rate) {
+  const data::Dataset& data = small_fashion_mnist();
+  nn::Sequential model = small_model(5);
+  optim::Optimizer opt(model.parameters(), optim::sgd(1e12));
+  TempDir dir;
+  try {
+    train::fit(model, opt, data, {.epochs = 1, .batch_size = 64, .out_dir = dir.path, .checkpoints = false, .quiet = true});
+    BOOST_FAIL("expected numeric_error");
+  } catch (const numeric_error& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("step ") != std::string::npos);
+    BOOST_TEST(what.find("learning rate") != std::string::npos);
+    BOOST_TEST(what.find("op '") != std::string::npos);
+  }
+}

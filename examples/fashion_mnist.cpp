@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
 
   try {
     if (threads > 0) set_num_threads(threads);
+    if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     nn::manual_seed(seed);
     const data::Dataset data = data::fashion_mnist({.dir = data_dir, .seed = seed});
     nn::Sequential model = make_model(hidden, data.train.images.shape()[1], data.classes);

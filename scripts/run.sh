@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+source scripts/blas-env.sh
 [[ -f build/build.ninja ]] || meson setup build
 meson compile -C build
 build/examples/quadratic "$@"

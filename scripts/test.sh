@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+source scripts/blas-env.sh
 [[ -f build/build.ninja ]] || meson setup build
 meson compile -C build
 meson test -C build --print-errorlogs "$@"

@@ -25,6 +25,18 @@ void set_num_threads(int n) {
   current = n;
 }
 
+std::string blas_kernel() { return openblas_get_corename(); }
+
+std::optional<std::string> blas_kernel_warning() {
+  const std::string kernel = blas_kernel();
+  const bool slow_kernel = kernel == "Prescott" || kernel == "Core2" || kernel == "Nehalem";
+  if (!slow_kernel || !__builtin_cpu_supports("avx2")) return std::nullopt;
+  const char* better = __builtin_cpu_supports("avx512bw") ? "SkylakeX" : "Haswell";
+  return "OpenBLAS uses its " + kernel + " kernels on this CPU, which supports far faster ones (it does not "
+         "recognise the CPU); matrix products run about 4x slower. Set OPENBLAS_CORETYPE=" + better +
+         " before starting the program (scripts/blas-env.sh does).";
+}
+
 int num_threads() {
   return current ? current : openblas_get_num_threads();
 }

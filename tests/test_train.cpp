@@ -98,6 +98,10 @@ BOOST_AUTO_TEST_CASE(fit_resumes_after_the_last_saved_epoch) {
   BOOST_TEST(h.first_epoch == 2);
   BOOST_TEST_REQUIRE(h.epochs.size() == 1u);
   BOOST_TEST(h.epochs[0].epoch == 2);
+  const auto rows = train::read_metrics_csv(dir.path / "metrics.csv");  // both runs' epochs
+  BOOST_TEST_REQUIRE(rows.size() == 2u);
+  BOOST_TEST(rows[0].epoch == 1);
+  BOOST_TEST(rows[1].epoch == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_nan_loss_stops_training_naming_the_step_and_the_learning_rate) {

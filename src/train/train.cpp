@@ -119,10 +119,14 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
   History history;
+  History logged;  // what metrics.csv holds: after a resume, the earlier run's rows too
   if (options.resume && std::filesystem::exists(checkpoint)) {
     history.first_epoch = load_checkpoint(checkpoint, model, &optimizer) + 1;
+    for (const EpochRecord& r : read_metrics_csv(csv))
+      if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
     if (!options.quiet) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
   }
+  write_metrics_csv(csv, logged);
   ProgressBar bar(!options.quiet);
   bar.set_batch_examples(double(options.batch_size));
   Tape tape;
@@ -155,10 +159,11 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     record.validation_accuracy = validation.accuracy;
     history.seconds += record.seconds;
     history.epochs.push_back(record);
+    logged.epochs.push_back(record);
     bar.finish_line();
     if (!options.quiet) print_epoch(record, options.epochs);
     if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch);
-    write_metrics_csv(csv, history);
+    write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }
   if (!options.quiet && !history.epochs.empty()) report_gap(history.epochs.back());
@@ -221,6 +226,23 @@ void write_metrics_csv(const std::filesystem::path& path, const History& history
   for (const auto& r : history.epochs)
     out << r.epoch << ',' << r.train_loss << ',' << r.train_accuracy << ',' << r.validation_loss << ','
         << r.validation_accuracy << ',' << r.learning_rate << ',' << r.seconds << ',' << r.examples_per_second << '\n';
+}
+
+std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
+  std::vector<EpochRecord> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    EpochRecord r;
+    char comma;
+    std::istringstream fields(line);
+    if (fields >> r.epoch >> comma >> r.train_loss >> comma >> r.train_accuracy >> comma >> r.validation_loss >>
+        comma >> r.validation_accuracy >> comma >> r.learning_rate >> comma >> r.seconds >> comma >>
+        r.examples_per_second)
+      rows.push_back(r);
+  }
+  return rows;
 }
 
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {

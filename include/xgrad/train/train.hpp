@@ -76,6 +76,7 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
 // metrics.csv and curves.png (gnuplot; without it the CSV is still written and a message says how
 // to get the plot). Returns whether the PNG was drawn.
 void write_metrics_csv(const std::filesystem::path& path, const History& history);
+std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path);  // empty if there is none
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png);
 
 }  // namespace xg::train

@@ -30,10 +30,7 @@ TensorT<T> log_softmax(const TensorT<T>& x, long axis) {
 
 template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
-  if (!std::equal(targets.shape().begin(), targets.shape().end(), logits.shape().begin(), logits.shape().end()))
-    throw shape_error("cross_entropy: targets of shape " + shape_string(targets.shape()) +
-                      " do not match logits of shape " + shape_string(logits.shape()));
-  detail::logits_shape("cross_entropy", logits, logits.dim() ? logits.shape()[0] : 0, "the targets");
+  detail::targets_shape("cross_entropy", logits, targets);
   return -mean(sum(targets * composed::log_softmax(logits, 1), {1}));
 }
 

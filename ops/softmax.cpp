@@ -135,10 +135,7 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
 // any targets. Soft targets may require gradients too (distillation): d(loss)/dt = -log softmax / N.
 template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
-  if (!std::equal(targets.shape().begin(), targets.shape().end(), logits.shape().begin(), logits.shape().end()))
-    throw shape_error("cross_entropy: targets of shape " + shape_string(targets.shape()) +
-                      " do not match logits of shape " + shape_string(logits.shape()));
-  const auto [n, c] = detail::logits_shape("cross_entropy", logits, logits.dim() ? logits.shape()[0] : 0, "the targets");
+  const auto [n, c] = detail::targets_shape("cross_entropy", logits, targets);
   array<T> probs = log_softmax_rows(logits);
   const T* t = targets.value().data();
   T total = 0;

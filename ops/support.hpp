@@ -1,8 +1,10 @@
 #pragma once
 // Checks and updates shared by the fused kernels (softmax.cpp, batch_norm.cpp) and their composed
 // forms (composed.cpp), so both reject the same inputs with the same messages.
+#include <algorithm>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "xgrad/detail/op_support.hpp"
 #include "xgrad/ops.hpp"
@@ -26,6 +28,15 @@ std::pair<std::size_t, std::size_t> logits_shape(const char* op, const TensorT<T
     throw shape_error(std::string(op) + ": logits of shape " + shape_string(s) + " do not fit " + what +
                       " (expected (N, C) with N = " + std::to_string(rows) + " rows and C > 0)");
   return {s[0], s[1]};
+}
+
+// Targets of the same shape as (N, C) logits; returns {N, C}.
+template <class T>
+std::pair<std::size_t, std::size_t> targets_shape(const char* op, const TensorT<T>& logits, const TensorT<T>& targets) {
+  if (!std::equal(targets.shape().begin(), targets.shape().end(), logits.shape().begin(), logits.shape().end()))
+    throw shape_error(std::string(op) + ": targets of shape " + shape_string(targets.shape()) +
+                      " do not match logits of shape " + shape_string(logits.shape()));
+  return logits_shape(op, logits, logits.dim() ? logits.shape()[0] : 0, "the targets");
 }
 
 // Batch norm's view of x as (N, C, inner): channel c of sample o is the contiguous run of `inner`

@@ -48,7 +48,7 @@ void Module::register_module(std::string name, std::shared_ptr<Module> child) {
 }
 
 Generator& default_generator() {
-  static Generator gen(0);
+  thread_local Generator gen(0);  // per thread, so models built in parallel (tuning trials) do not race
   return gen;
 }
 

@@ -45,7 +45,8 @@ class Module {
   bool training_ = true;
 };
 
-// The generator that initialises new modules' weights; seed it for reproducible models.
+// The generator that initialises new modules' weights; seed it for reproducible models. Each thread
+// has its own (seeded 0), so a model built on a worker thread depends only on that thread's seed.
 Generator& default_generator();
 void manual_seed(std::uint64_t seed);
 

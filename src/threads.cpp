@@ -41,4 +41,20 @@ int num_threads() {
   return current ? current : openblas_get_num_threads();
 }
 
+TaskParallelism::TaskParallelism(int tasks) : previous_setting_(current), previous_blas_threads_(openblas_get_num_threads()) {
+  if (tasks < 1) throw value_error("TaskParallelism: need at least 1 task at a time, got " + std::to_string(tasks));
+  openblas_set_num_threads(1);
+  tbb_limit.reset();
+  tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, tasks);
+}
+
+TaskParallelism::~TaskParallelism() {
+  if (previous_setting_) {
+    set_num_threads(previous_setting_);
+  } else {
+    openblas_set_num_threads(previous_blas_threads_);
+    tbb_limit.reset();
+  }
+}
+
 }  // namespace xg

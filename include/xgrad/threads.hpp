@@ -8,6 +8,21 @@ namespace xg {
 void set_num_threads(int n);
 int num_threads();
 
+// For n independent tasks that each do their own matrix products (tuning trials in parallel): while
+// alive, BLAS runs single-threaded inside each task and TBB may run n tasks at once, so BLAS's pool
+// never spins beside TBB's. It lifts a lower set_num_threads limit meanwhile (a TBB limit caps every
+// arena) and restores the previous setting when it goes away.
+class TaskParallelism {
+ public:
+  explicit TaskParallelism(int tasks);
+  ~TaskParallelism();
+  TaskParallelism(const TaskParallelism&) = delete;
+  TaskParallelism& operator=(const TaskParallelism&) = delete;
+
+ private:
+  int previous_setting_, previous_blas_threads_;
+};
+
 // The kernel family OpenBLAS chose for this CPU (e.g. "SkylakeX", "Haswell", "Prescott").
 std::string blas_kernel();
 // A warning when OpenBLAS fell back to kernels far slower than the CPU supports, saying how to

@@ -12,3 +12,7 @@
 #include "xgrad/tensor.hpp"
 #include "xgrad/threads.hpp"
 #include "xgrad/train/train.hpp"
+#include "xgrad/tune/classifier.hpp"
+#include "xgrad/tune/results.hpp"
+#include "xgrad/tune/search.hpp"
+#include "xgrad/tune/space.hpp"

@@ -1,0 +1,105 @@
+#include "xgrad/tune/results.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+
+#include <nlohmann/json.hpp>
+
+#include "xgrad/errors.hpp"
+
+namespace xg::tune {
+
+namespace {
+std::ofstream open_for_writing(const std::filesystem::path& path, const std::string& what) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path);
+  if (!out) throw io_error(path.string() + ": cannot write the " + what);
+  out << std::setprecision(8);
+  return out;
+}
+
+// A CSV field: quoted, with quotes doubled, when it holds a comma, quote or newline.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+}  // namespace
+
+void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials) {
+  std::ofstream out = open_for_writing(path, "trials CSV");
+  std::vector<std::string> names;
+  if (!trials.empty())
+    for (const auto& [name, value] : trials.front().config.values()) names.push_back(name);
+  out << "id,round,seed";
+  for (const auto& name : names) out << ',' << name;
+  out << ",rung,budget,validation_accuracy,validation_loss,seconds,error\n";
+  for (const Trial& t : trials) {
+    out << t.id << ',' << t.round << ',' << t.seed;
+    for (const auto& name : names) out << ',' << t.config[name];
+    out << ',' << t.rung << ',' << t.budget << ',' << t.score.accuracy << ',' << t.score.loss << ',' << t.seconds
+        << ',' << csv_field(t.error) << '\n';
+  }
+}
+
+void save_trial_json(const std::filesystem::path& path, const Trial& trial) {
+  nlohmann::json config = nlohmann::json::object();
+  for (const auto& [name, value] : trial.config.values()) config[name] = value;
+  const nlohmann::json j = {{"id", trial.id},
+                            {"seed", trial.seed},
+                            {"round", trial.round},
+                            {"budget", trial.budget},
+                            {"validation_accuracy", trial.score.accuracy},
+                            {"validation_loss", trial.score.loss},
+                            {"config", config}};
+  open_for_writing(path, "configuration JSON") << j.dump(2) << '\n';
+}
+
+Config load_config_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw io_error(path.string() + ": cannot read the configuration JSON");
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    return Config(j.at("config").get<std::map<std::string, double>>());
+  } catch (const nlohmann::json::exception& e) {
+    throw data_error(path.string() + ": not a saved trial (" + e.what() + ")");
+  }
+}
+
+bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& x_name,
+                 const std::string& y_name, bool log_y) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    std::printf("gnuplot not found: %s has the trials; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
+                png.c_str());
+    return false;
+  }
+  const auto script = png.parent_path() / "trials.gp";
+  {
+    std::ofstream gp = open_for_writing(script, "gnuplot script");
+    // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds.
+    gp << "set datafile separator ','\n"
+          "set terminal pngcairo size 1200,480 font ',10'\n"
+          "set output '" << png.string() << "'\n"
+          "set multiplot layout 1,2\n"
+          "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n"
+          "set title 'accuracy against log10(" << x_name << ")'; set xlabel 'log10(" << x_name << ")'\n"
+          "plot '" << csv.string() << "' using (log10(column('" << x_name << "'))):(column('rung') >= 0 ? "
+          "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n"
+          "set title 'accuracy against " << y_name << "'; set xlabel '" << y_name << "'\n"
+       << (log_y ? "set logscale x\n" : "") <<
+          "plot '" << csv.string() << "' using '" << y_name << "':(column('rung') >= 0 ? "
+          "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n"
+          "unset multiplot\n";
+  }
+  const std::string command = "gnuplot '" + script.string() + "' 2>&1";
+  if (std::system(command.c_str()) != 0) {
+    std::printf("gnuplot failed to draw %s (script %s)\n", png.c_str(), script.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace xg::tune

@@ -1,0 +1,306 @@
+// Hyperparameter tuning on synthetic objectives: samplers spread samples on the right scale,
+// coarse-to-fine narrows around the best points, successive halving and median stopping keep the
+// right trials, and parallel runs give exactly the serial results.
+#define BOOST_TEST_MODULE tune
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <xgrad/xgrad.hpp>
+
+using namespace xg;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<double> draw(const tune::Distribution& d, std::size_t n, std::uint64_t seed = 1) {
+  Generator gen(seed);
+  std::vector<double> xs;
+  for (std::size_t i = 0; i < n; ++i) xs.push_back(d.sample(gen));
+  return xs;
+}
+
+std::size_t count_in(const std::vector<double>& xs, double low, double high) {
+  return std::size_t(std::count_if(xs.begin(), xs.end(), [&](double x) { return low <= x && x < high; }));
+}
+
+// A run whose validation accuracy is known in advance: the config's "quality" scaled by how much of
+// the budget it has had, so the ranking at every rung is the ranking by quality.
+struct KnownQuality : tune::Run {
+  double quality;
+  std::vector<double>* budgets_seen;
+  KnownQuality(double q, std::vector<double>* seen) : quality(q), budgets_seen(seen) {}
+  tune::Score train_until(double budget) override {
+    if (budgets_seen) budgets_seen->push_back(budget);
+    return {quality * budget / (budget + 1), 1 - quality};
+  }
+};
+
+tune::Objective known_quality() {
+  return [](const tune::Config& c, std::uint64_t) { return std::make_unique<KnownQuality>(c["quality"], nullptr); };
+}
+
+// A run whose score depends on its seed and the budget, and which takes a while, so that parallel
+// trials finish in an order unlike the serial one.
+struct Noisy : tune::Run {
+  double quality;
+  Generator gen;
+  Noisy(double q, std::uint64_t seed) : quality(q), gen(seed) {}
+  tune::Score train_until(double budget) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(200 + gen() % 800));
+    const double noise = double(gen() % 1000) / 1e5;
+    return {quality + noise + 0.001 * budget, double(gen() % 1000) / 1000};
+  }
+};
+
+tune::SearchSpace quality_space() {
+  tune::SearchSpace space;
+  space.add("quality", tune::uniform(0, 1)).add("lr", tune::log_uniform(1e-4, 1));
+  return space;
+}
+
+std::vector<double> qualities(const std::vector<tune::Trial>& trials) {
+  std::vector<double> q;
+  for (const auto& t : trials) q.push_back(t.config["quality"]);
+  std::sort(q.rbegin(), q.rend());
+  return q;
+}
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("xgrad_test_tune_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(log_uniform_puts_about_a_quarter_of_samples_in_each_decade) {
+  const auto xs = draw(tune::log_uniform(1e-4, 1), 8000);
+  for (double low : {1e-4, 1e-3, 1e-2, 1e-1}) {
+    const std::size_t n = count_in(xs, low, low * 10);
+    BOOST_TEST_INFO("decade from " << low);
+    BOOST_TEST((n > 1800 && n < 2200));  // 2000 expected, standard deviation about 39
+  }
+  BOOST_TEST(count_in(xs, 1e-4, 1.0 + 1e-12) == xs.size());
+}
+
+BOOST_AUTO_TEST_CASE(one_minus_log_uniform_samples_betas_evenly_on_the_averaging_window_scale) {
+  const auto betas = draw(tune::one_minus_log_uniform(0.9, 0.999), 8000);
+  const std::size_t low = count_in(betas, 0.9, 0.99), high = count_in(betas, 0.99, 0.999 + 1e-12);
+  BOOST_TEST((low > 3800 && low < 4200));  // a plain uniform would put 90% there
+  BOOST_TEST(low + high == betas.size());
+}
+
+BOOST_AUTO_TEST_CASE(uniform_int_range_and_choice_cover_their_values_evenly) {
+  const auto xs = draw(tune::uniform(-1, 3), 8000);
+  BOOST_TEST((count_in(xs, -1, 1) > 3800 && count_in(xs, -1, 1) < 4200));
+  const auto layers = draw(tune::int_range(2, 4), 3000);
+  for (double v : {2.0, 3.0, 4.0}) BOOST_TEST((count_in(layers, v, v + 0.5) > 900 && count_in(layers, v, v + 0.5) < 1100));
+  const auto sizes = draw(tune::choice({32, 256}), 2000);
+  BOOST_TEST((count_in(sizes, 32, 33) > 900 && count_in(sizes, 32, 33) < 1100));
+  BOOST_TEST(count_in(sizes, 256, 257) + count_in(sizes, 32, 33) == sizes.size());
+}
+
+BOOST_AUTO_TEST_CASE(bad_ranges_throw_value_errors_naming_the_distribution_and_the_range) {
+  auto message = [](auto make) {
+    try {
+      make();
+    } catch (const value_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  BOOST_TEST(message([] { tune::log_uniform(0, 1); }).find("log_uniform: the range [0, 1]") != std::string::npos);
+  BOOST_TEST(message([] { tune::one_minus_log_uniform(0.9, 1); }).find("one_minus_log_uniform") != std::string::npos);
+  BOOST_TEST(message([] { tune::uniform(2, 1); }).find("[2, 1]") != std::string::npos);
+  BOOST_TEST(message([] { tune::int_range(5, 1); }).find("int_range") != std::string::npos);
+  BOOST_TEST(message([] { tune::choice({}); }).find("choice") != std::string::npos);
+  BOOST_TEST(message([] { tune::Config{}["lr"]; }).find("'lr'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_grid_enumerates_every_combination_of_discrete_choices_and_refuses_continuous_ones) {
+  tune::SearchSpace space;
+  space.add("layers", tune::int_range(2, 4)).add("width", tune::choice({64, 128}));
+  const auto grid = space.grid();
+  BOOST_TEST(grid.size() == 6u);
+  std::set<std::pair<long, long>> distinct;
+  for (const auto& c : grid) distinct.insert({c.integer("layers"), c.integer("width")});
+  BOOST_TEST(distinct.size() == 6u);
+  space.add("lr", tune::log_uniform(1e-4, 1));
+  BOOST_CHECK_THROW(space.grid(), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(coarse_to_fine_ranges_contain_the_best_points_and_shrink) {
+  tune::SearchSpace space;
+  space.add("lr", tune::log_uniform(1e-4, 1))
+      .add("beta", tune::one_minus_log_uniform(0.9, 0.999))
+      .add("layers", tune::int_range(1, 8))
+      .add("batch", tune::choice({32, 64, 128, 256}));
+  const std::vector<tune::Config> best{
+      tune::Config({{"lr", 3e-3}, {"beta", 0.95}, {"layers", 3}, {"batch", 64}}),
+      tune::Config({{"lr", 2e-2}, {"beta", 0.99}, {"layers", 4}, {"batch", 128}})};
+  const tune::SearchSpace fine = space.narrowed(best, 0.25);
+  for (const auto& [name, d] : fine.parameters()) {
+    BOOST_TEST_INFO(name << ": " << d.describe());
+    for (const auto& c : best) {
+      if (d.kind == tune::Distribution::Kind::choice)
+        BOOST_TEST(std::count(d.choices.begin(), d.choices.end(), c[name]) == 1);
+      else
+        BOOST_TEST((d.low <= c[name] && c[name] <= d.high));
+    }
+  }
+  BOOST_TEST(fine["lr"].high / fine["lr"].low < 1e4 / 100);  // from 4 decades to about 1.2
+  BOOST_TEST(fine["lr"].low > 1e-3);
+  BOOST_TEST((fine["beta"].low > 0.9 && fine["beta"].high < 0.999));
+  BOOST_TEST((fine["layers"].low == 3 && fine["layers"].high == 4));
+  BOOST_TEST(fine["batch"].choices == std::vector<double>({64, 128}));
+  Generator gen(3);
+  for (int i = 0; i < 200; ++i) BOOST_TEST(fine["lr"].sample(gen) >= fine["lr"].low);
+}
+
+BOOST_AUTO_TEST_CASE(rung_budgets_grow_by_eta_up_to_the_maximum) {
+  BOOST_TEST(tune::rung_budgets({.eta = 3, .min_budget = 1, .max_budget = 9}) == std::vector<double>({1, 3, 9}));
+  BOOST_TEST(tune::rung_budgets({.eta = 3, .min_budget = 1, .max_budget = 5}) == std::vector<double>({1, 3, 5}));
+  BOOST_CHECK_THROW(tune::rung_budgets({.eta = 1}), value_error);
+  BOOST_CHECK_THROW(tune::rung_budgets({.min_budget = 2, .max_budget = 1}), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(successive_halving_keeps_the_best_third_at_each_rung) {
+  const auto trials = tune::search(quality_space(), known_quality(),
+                                   {.trials = 27, .eta = 3, .min_budget = 1, .max_budget = 9, .seed = 5});
+  BOOST_TEST_REQUIRE(trials.size() == 27u);
+  const std::vector<double> ranked = qualities(trials);
+  for (const auto& t : trials) {
+    const auto rank = std::size_t(std::find(ranked.begin(), ranked.end(), t.config["quality"]) - ranked.begin());
+    const int expected_rung = rank < 3 ? 2 : rank < 9 ? 1 : 0;
+    BOOST_TEST_INFO("trial " << t.id << " of rank " << rank);
+    BOOST_TEST(t.rung == expected_rung);
+    BOOST_TEST(t.budget == std::vector<double>({1, 3, 9})[std::size_t(expected_rung)]);
+  }
+  BOOST_TEST(trials.front().config["quality"] == ranked.front());  // best first
+}
+
+BOOST_AUTO_TEST_CASE(a_trial_is_advanced_to_each_rung_budget_in_turn) {
+  std::vector<double> seen;
+  const tune::Objective objective = [&](const tune::Config&, std::uint64_t) {
+    return std::make_unique<KnownQuality>(1.0, &seen);
+  };
+  tune::search(quality_space(), objective, {.trials = 1, .eta = 2, .min_budget = 0.5, .max_budget = 2});
+  BOOST_TEST(seen == std::vector<double>({0.5, 1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(median_stopping_keeps_the_trials_at_or_above_each_rungs_median) {
+  const auto trials = tune::search(quality_space(), known_quality(),
+                                   {.trials = 20, .scheduler = tune::Scheduler::median_stopping, .eta = 2,
+                                    .min_budget = 1, .max_budget = 4, .seed = 2});
+  const std::vector<double> ranked = qualities(trials);
+  for (const auto& t : trials) {
+    const auto rank = std::size_t(std::find(ranked.begin(), ranked.end(), t.config["quality"]) - ranked.begin());
+    BOOST_TEST(t.rung == (rank < 5 ? 2 : rank < 10 ? 1 : 0));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_trial_keeps_its_error_and_is_not_promoted) {
+  const tune::Objective objective = [](const tune::Config& c, std::uint64_t) -> std::unique_ptr<tune::Run> {
+    if (c["quality"] > 0.5) throw numeric_error("the loss is nan");
+    return std::make_unique<KnownQuality>(c["quality"], nullptr);
+  };
+  const auto trials = tune::search(quality_space(), objective, {.trials = 12, .seed = 1});
+  for (const auto& t : trials) {
+    BOOST_TEST(t.error.empty() == (t.config["quality"] <= 0.5));
+    if (!t.error.empty()) BOOST_TEST(t.rung == -1);
+  }
+  BOOST_TEST(trials.front().error.empty());
+}
+
+BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_give_identical_trials_and_results) {
+  const tune::Objective objective = [](const tune::Config& c, std::uint64_t seed) {
+    return std::make_unique<Noisy>(c["quality"], seed);
+  };
+  tune::SearchOptions options{.trials = 24, .eta = 2, .min_budget = 1, .max_budget = 8, .seed = 11, .threads = 1};
+  const auto serial = tune::search(quality_space(), objective, options);
+  options.threads = 2;
+  const auto parallel = tune::search(quality_space(), objective, options);
+  BOOST_TEST_REQUIRE(serial.size() == parallel.size());
+  for (std::size_t i = 0; i < serial.size(); ++i) {
+    BOOST_TEST(serial[i].id == parallel[i].id);
+    BOOST_TEST(serial[i].seed == parallel[i].seed);
+    BOOST_TEST((serial[i].config == parallel[i].config));
+    BOOST_TEST(serial[i].rung == parallel[i].rung);
+    BOOST_TEST(serial[i].score.accuracy == parallel[i].score.accuracy);
+    BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);
+  }
+  options.seed = 12;
+  BOOST_TEST(!(tune::search(quality_space(), objective, options).front().config == serial.front().config));
+}
+
+BOOST_AUTO_TEST_CASE(coarse_to_fine_samples_its_second_round_around_the_first_rounds_best) {
+  const auto trials = tune::coarse_to_fine(
+      quality_space(), known_quality(),
+      {.rounds = 2, .keep = 3, .margin = 0.1, .search = {.trials = 9, .min_budget = 1, .max_budget = 1, .seed = 4}});
+  BOOST_TEST_REQUIRE(trials.size() == 18u);
+  std::vector<double> first_round;
+  for (const auto& t : trials)
+    if (t.round == 0) first_round.push_back(t.config["quality"]);
+  std::sort(first_round.rbegin(), first_round.rend());
+  const double low = first_round[2] - 0.1 * (first_round[0] - first_round[2]);
+  std::set<std::size_t> ids;
+  for (const auto& t : trials) {
+    ids.insert(t.id);
+    if (t.round == 1) BOOST_TEST(t.config["quality"] >= low);
+  }
+  BOOST_TEST(ids.size() == 18u);
+}
+
+BOOST_AUTO_TEST_CASE(results_go_to_a_sorted_csv_and_the_best_config_round_trips_through_json) {
+  TempDir dir;
+  const auto trials = tune::search(quality_space(), known_quality(), {.trials = 5, .max_budget = 1, .seed = 3});
+  tune::write_trials_csv(dir.path / "trials.csv", trials);
+  std::ifstream csv(dir.path / "trials.csv");
+  std::string header, first;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  BOOST_TEST(header == "id,round,seed,lr,quality,rung,budget,validation_accuracy,validation_loss,seconds,error");
+  BOOST_TEST(first.rfind(std::to_string(trials.front().id) + ",", 0) == 0);
+  tune::save_trial_json(dir.path / "best.json", trials.front());
+  const tune::Config loaded = tune::load_config_json(dir.path / "best.json");
+  BOOST_TEST(std::abs(loaded["lr"] - trials.front().config["lr"]) < 1e-12 * trials.front().config["lr"]);
+  BOOST_CHECK_THROW(tune::load_config_json(dir.path / "trials.csv"), data_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_classifier_run_trains_in_fractions_of_an_epoch_and_its_learning_rate_can_change) {
+  // Two separable blobs: a smoke test of the real training path, in milliseconds.
+  Generator gen(0);
+  data::Dataset data;
+  data.classes = 2;
+  for (data::Split* split : {&data.train, &data.validation}) {
+    const std::size_t n = 200;
+    array<float> x = array<float>::from_shape({n, 2});
+    for (std::size_t i = 0; i < n; ++i) {
+      split->labels.push_back(int(i % 2));
+      x(i, 0) = float(i % 2 ? 2.0 : -2.0) + float(gen() % 1000) / 1000.0f;
+      x(i, 1) = float(gen() % 1000) / 1000.0f;
+    }
+    split->images = Tensor(std::move(x));
+  }
+  tune::AdjustableLearningRate rate(0.05);
+  nn::manual_seed(0);
+  auto model = std::make_shared<nn::Sequential>(nn::Linear(2, 8), nn::ReLU(), nn::Linear(8, 2));
+  tune::ClassifierRun run(model, optim::sgd(rate.lr()), data, 20, 7);
+  const double before = train::evaluate(*model, data.validation).accuracy;
+  run.train_until(0.5);
+  const tune::Score score = run.train_until(3);
+  BOOST_TEST(score.accuracy > 0.95);
+  BOOST_TEST(score.accuracy >= before);
+}
+
+BOOST_AUTO_TEST_CASE(an_adjustable_learning_rate_changes_the_optimizers_rate_between_steps) {
+  tune::AdjustableLearningRate rate(1e-2);
+  Tensor w = Tensor::scalar(1.0f, true);
+  optim::Optimizer optimizer({w}, optim::adam({.lr = rate.lr()}));
+  BOOST_TEST(std::abs(optimizer.learning_rate() - 1e-2) < 1e-8);
+  rate.set(1e-3);
+  BOOST_TEST(std::abs(optimizer.learning_rate() - 1e-3) < 1e-9);
+  BOOST_CHECK_THROW(rate.set(-1), value_error);
+}

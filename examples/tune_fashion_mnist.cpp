@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
 
     tune::write_trials_csv(out_dir / "trials.csv", results);
     tune::save_trial_json(out_dir / "best.json", results.front());
-    const bool plotted = tune::plot_trials(out_dir / "trials.csv", out_dir / "trials.png", "lr", "beta1");
+    const bool plotted = tune::plot_trials(out_dir / "trials.csv", out_dir / "trials.png", search_space(), "lr", "beta1");
     const tune::Trial& best = results.front();
     std::printf("\nsearch: %zu trials in %.1f s with %d thread(s)\n", results.size(), search_seconds, threads);
     std::printf("best: trial %zu (round %d), validation accuracy %.2f%% after %.3g epochs\n      %s\n", best.id,

@@ -27,6 +27,16 @@ std::string csv_field(const std::string& text) {
   for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
 }
+
+// A gnuplot column expression for the hyperparameter on its sampling scale, and the axis label.
+std::pair<std::string, std::string> on_its_scale(const SearchSpace& space, const std::string& name) {
+  const std::string column = "column('" + name + "')";
+  switch (space[name].kind) {
+    case Distribution::Kind::log_uniform: return {"log10(" + column + ")", "log10(" + name + ")"};
+    case Distribution::Kind::one_minus_log_uniform: return {"log10(1 - " + column + ")", "log10(1 - " + name + ")"};
+    default: return {column, name};
+  }
+}
 }  // namespace
 
 void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials) {
@@ -69,8 +79,8 @@ Config load_config_json(const std::filesystem::path& path) {
   }
 }
 
-bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& x_name,
-                 const std::string& y_name, bool log_y) {
+bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const SearchSpace& space,
+                 const std::string& x_name, const std::string& y_name) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     std::printf("gnuplot not found: %s has the trials; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
                 png.c_str());
@@ -79,20 +89,20 @@ bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& 
   const auto script = png.parent_path() / "trials.gp";
   {
     std::ofstream gp = open_for_writing(script, "gnuplot script");
-    // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds.
     gp << "set datafile separator ','\n"
           "set terminal pngcairo size 1200,480 font ',10'\n"
           "set output '" << png.string() << "'\n"
           "set multiplot layout 1,2\n"
-          "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n"
-          "set title 'accuracy against log10(" << x_name << ")'; set xlabel 'log10(" << x_name << ")'\n"
-          "plot '" << csv.string() << "' using (log10(column('" << x_name << "'))):(column('rung') >= 0 ? "
-          "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n"
-          "set title 'accuracy against " << y_name << "'; set xlabel '" << y_name << "'\n"
-       << (log_y ? "set logscale x\n" : "") <<
-          "plot '" << csv.string() << "' using '" << y_name << "':(column('rung') >= 0 ? "
-          "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n"
-          "unset multiplot\n";
+          "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n";
+    // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds; trials
+    // that failed before their first rung (rung -1) are left out.
+    for (const std::string& name : {x_name, y_name}) {
+      const auto [expression, label] = on_its_scale(space, name);
+      gp << "set title 'accuracy against " << label << "'; set xlabel '" << label << "'\n"
+            "plot '" << csv.string() << "' using (" << expression << "):(column('rung') >= 0 ? "
+            "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n";
+    }
+    gp << "unset multiplot\n";
   }
   const std::string command = "gnuplot '" + script.string() + "' 2>&1";
   if (std::system(command.c_str()) != 0) {

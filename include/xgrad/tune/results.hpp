@@ -17,10 +17,11 @@ void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial
 void save_trial_json(const std::filesystem::path& path, const Trial& trial);
 Config load_config_json(const std::filesystem::path& path);  // the "config" object of such a file
 
-// Two panels from the CSV: validation accuracy against log10(x_name) and against y_name (on a log
-// axis when log_y), each point a trial that completed a rung, coloured by the budget it reached.
-// Without gnuplot the CSV is left and a message says how to draw it; returns whether it drew.
-bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& x_name,
-                 const std::string& y_name, bool log_y = false);
+// Two panels from the CSV: validation accuracy against x_name and against y_name, each on the scale
+// the space samples it on (log10(lr), log10(1 - beta1), ...), each point a trial that completed a
+// rung, coloured by the budget it reached: the course's coarse-to-fine picture. Without gnuplot the
+// CSV is left and a message says how to draw it; returns whether it drew.
+bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const SearchSpace& space,
+                 const std::string& x_name, const std::string& y_name);
 
 }  // namespace xg::tune

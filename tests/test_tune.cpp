@@ -68,6 +68,24 @@ std::vector<double> qualities(const std::vector<tune::Trial>& trials) {
   return q;
 }
 
+// Two separable blobs of 2-D points, for smoke tests of the real training path in milliseconds.
+data::Dataset two_blobs() {
+  Generator gen(0);
+  data::Dataset data;
+  data.classes = 2;
+  for (data::Split* split : {&data.train, &data.validation}) {
+    const std::size_t n = 200;
+    array<float> x = array<float>::from_shape({n, 2});
+    for (std::size_t i = 0; i < n; ++i) {
+      split->labels.push_back(int(i % 2));
+      x(i, 0) = float(i % 2 ? 2.0 : -2.0) + float(gen() % 1000) / 1000.0f;
+      x(i, 1) = float(gen() % 1000) / 1000.0f;
+    }
+    split->images = Tensor(std::move(x));
+  }
+  return data;
+}
+
 struct TempDir {
   fs::path path = fs::temp_directory_path() / ("xgrad_test_tune_" + std::to_string(::getpid()));
   TempDir() { fs::create_directories(path); }
@@ -269,25 +287,11 @@ BOOST_AUTO_TEST_CASE(results_go_to_a_sorted_csv_and_the_best_config_round_trips_
   BOOST_CHECK_THROW(tune::load_config_json(dir.path / "trials.csv"), data_error);
 }
 
-BOOST_AUTO_TEST_CASE(a_classifier_run_trains_in_fractions_of_an_epoch_and_its_learning_rate_can_change) {
-  // Two separable blobs: a smoke test of the real training path, in milliseconds.
-  Generator gen(0);
-  data::Dataset data;
-  data.classes = 2;
-  for (data::Split* split : {&data.train, &data.validation}) {
-    const std::size_t n = 200;
-    array<float> x = array<float>::from_shape({n, 2});
-    for (std::size_t i = 0; i < n; ++i) {
-      split->labels.push_back(int(i % 2));
-      x(i, 0) = float(i % 2 ? 2.0 : -2.0) + float(gen() % 1000) / 1000.0f;
-      x(i, 1) = float(gen() % 1000) / 1000.0f;
-    }
-    split->images = Tensor(std::move(x));
-  }
-  tune::AdjustableLearningRate rate(0.05);
+BOOST_AUTO_TEST_CASE(a_classifier_run_trains_in_fractions_of_an_epoch) {
+  const data::Dataset data = two_blobs();
   nn::manual_seed(0);
   auto model = std::make_shared<nn::Sequential>(nn::Linear(2, 8), nn::ReLU(), nn::Linear(8, 2));
-  tune::ClassifierRun run(model, optim::sgd(rate.lr()), data, 20, 7);
+  tune::ClassifierRun run(model, optim::sgd(0.05), data, 20, 7);
   const double before = train::evaluate(*model, data.validation).accuracy;
   run.train_until(0.5);
   const tune::Score score = run.train_until(3);
@@ -303,4 +307,26 @@ BOOST_AUTO_TEST_CASE(an_adjustable_learning_rate_changes_the_optimizers_rate_bet
   rate.set(1e-3);
   BOOST_TEST(std::abs(optimizer.learning_rate() - 1e-3) < 1e-9);
   BOOST_CHECK_THROW(rate.set(-1), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_train_real_models_identically) {
+  const data::Dataset data = two_blobs();
+  const tune::Objective objective = [&](const tune::Config& c, std::uint64_t seed) {
+    nn::manual_seed(seed);
+    const auto h = std::size_t(c.integer("hidden"));
+    auto model = std::make_shared<nn::Sequential>(nn::Linear(2, h, nn::no_bias), nn::BatchNorm(h), nn::ReLU(),
+                                                  nn::Linear(h, 2));
+    return std::make_unique<tune::ClassifierRun>(model, optim::adam({.lr = c["lr"]}), data, 16, seed);
+  };
+  tune::SearchSpace space;
+  space.add("lr", tune::log_uniform(1e-4, 1e-1)).add("hidden", tune::choice({4, 8, 16}));
+  tune::SearchOptions options{.trials = 8, .eta = 2, .min_budget = 0.25, .max_budget = 1, .seed = 3, .threads = 1};
+  const auto serial = tune::search(space, objective, options);
+  options.threads = 2;
+  const auto parallel = tune::search(space, objective, options);
+  for (std::size_t i = 0; i < serial.size(); ++i) {
+    BOOST_TEST(serial[i].id == parallel[i].id);
+    BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);  // bit for bit
+    BOOST_TEST(serial[i].rung == parallel[i].rung);
+  }
 }

@@ -4,6 +4,7 @@
 
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
+#include "number.hpp"
 
 namespace xg::optim {
 
@@ -32,8 +33,8 @@ void require_in(const char* link, const char* name, const Hyper& h, double low, 
   if (h.is_tensor()) return;
   const double v = h.value();
   if (!(v >= low && (high_open ? v < high : v <= high)))
-    throw value_error(std::string(link) + ": " + name + " = " + std::to_string(v) + " is outside [" +
-                      std::to_string(low) + ", " + std::to_string(high) + (high_open ? ")" : "]"));
+    throw value_error(std::string(link) + ": " + name + " = " + number(v) + " is outside [" +
+                      number(low) + ", " + number(high) + (high_open ? ")" : "]"));
 }
 void require_rate(const char* link, const char* name, const Hyper& h) { require_in(link, name, h, 0, 1, true); }
 void require_non_negative(const char* link, const char* name, const Hyper& h) {
@@ -160,7 +161,7 @@ class ClipByGlobalNorm final : public Transformation {
  public:
   explicit ClipByGlobalNorm(double max_norm) : Transformation("clip_by_global_norm"), max_norm_(float(max_norm)) {
     if (!(max_norm > 0))
-      throw value_error("clip_by_global_norm: max_norm = " + std::to_string(max_norm) + " is not positive");
+      throw value_error("clip_by_global_norm: max_norm = " + number(max_norm) + " is not positive");
   }
   void update(Updates<array<float>>& u) override {
     double squares = 0;  // in double: a sum over millions of floats
@@ -211,7 +212,7 @@ class ScaleByHypergradientLr final : public Transformation {
   ScaleByHypergradientLr(double initial_lr, double hyper_lr)
       : Transformation("scale_by_hypergradient_lr"), lr_(Tensor::scalar(float(initial_lr))), hyper_lr_(float(hyper_lr)) {
     if (!(hyper_lr >= 0))
-      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + std::to_string(hyper_lr) + " is negative");
+      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + number(hyper_lr) + " is negative");
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
   void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active) override {

@@ -236,6 +236,14 @@ class ScaleByHypergradientLr final : public Transformation {
       tape.backward(previous_update, params[i].grad(), {.keep_graph = true});
     }
     if (lr.has_grad()) lr_.value()() -= hyper_lr_ * lr.grad()();
+    // A parameter without a gradient does not move this step, so its next replay must add nothing.
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < direction_.size(); ++i) {
+      if (next < active.size() && active[next] == i)
+        ++next;
+      else
+        direction_[i].value().fill(0.0f);
+    }
   }
   void update(Updates<array<float>>& u) override { run(u, lr_.item()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, lr_.detach()); }

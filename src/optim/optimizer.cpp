@@ -94,7 +94,8 @@ NamedTensors Optimizer::state() const {
 
 void Optimizer::load_state(const NamedTensors& state) {
   NamedTensors live = live_state(chain_);
-  live.emplace_back(step_entry, Tensor::scalar(0.0f));
+  const Tensor step_count = Tensor::scalar(0.0f);
+  live.emplace_back(step_entry, step_count);  // a handle: the copy below lands in step_count
   // Everything is checked before anything is copied, so a bad checkpoint leaves the state as it was.
   for (const auto& [name, tensor] : state)
     if (!find_entry(live, name)) throw value_error("load_state: unexpected entry '" + name + "'");
@@ -109,7 +110,7 @@ void Optimizer::load_state(const NamedTensors& state) {
     const array<float>& source = find_entry(state, name)->value();
     std::copy(source.begin(), source.end(), tensor.value().begin());
   }
-  step_ = std::lround(live.back().second.item());
+  step_ = std::lround(step_count.item());
 }
 
 }  // namespace xg::optim

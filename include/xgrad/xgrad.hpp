@@ -1,11 +1,7 @@
 #pragma once
 // Everything a user of xgrad needs.
-#include "xgrad/data/dataset.hpp"
-#include "xgrad/data/fashion_mnist.hpp"
-#include "xgrad/data/idx.hpp"
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"
-#include "xgrad/io/safetensors.hpp"
 #include "xgrad/ops.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/registry.hpp"

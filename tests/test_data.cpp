@@ -229,6 +229,15 @@ BOOST_AUTO_TEST_CASE(a_zero_batch_size_is_rejected) {
   BOOST_CHECK_THROW(counting_split(3).batches(0), value_error);
 }
 
+BOOST_AUTO_TEST_CASE(a_split_whose_images_and_labels_disagree_is_rejected) {
+  data::Split s = counting_split(5);
+  s.labels.push_back(0);
+  BOOST_CHECK_EXCEPTION(s.batches(2), shape_error, [](const shape_error& e) {
+    return message_has(e, {"Split::batches", "(5, 3)", "6 labels"});
+  });
+  BOOST_CHECK_THROW(s.head(2), shape_error);
+}
+
 BOOST_AUTO_TEST_CASE(head_takes_the_first_examples) {
   data::Split h = counting_split(10).head(4);
   BOOST_TEST(h.size() == 4u);

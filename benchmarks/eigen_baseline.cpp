@@ -1,5 +1,8 @@
 #include "eigen_baseline.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <random>
@@ -43,11 +46,23 @@ void Adam<Scalar>::step(std::span<Param<Scalar>* const> params) {
     Scalar* v = p->second_moment.data();
     const Index n = p->value.size();
     // One pass reading w, g, m, v once: three Eigen statements would read m and v twice.
-#pragma omp parallel for simd num_threads(Eigen::nbThreads()) if (n >= adam_parallel_threshold) schedule(static)
-    for (Index i = 0; i < n; ++i) {
-      m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-      v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_correction2 + eps);
+    auto update = [=](Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) {
+        m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+        w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_correction2 + eps);
+      }
+    };
+    const int threads = n >= adam_parallel_threshold ? Eigen::nbThreads() : 1;
+    if (threads == 1) {
+      update(0, n);  // no parallel region at all: even an empty one allocates
+      continue;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+      const Index chunk = (n + omp_get_num_threads() - 1) / omp_get_num_threads();
+      const Index begin = std::min(n, chunk * omp_get_thread_num());
+      update(begin, std::min(n, begin + chunk));
     }
   }
 }
@@ -66,20 +81,32 @@ void relu_backward(const Matrix<Scalar>& h, Matrix<Scalar>& d) {
 
 template <class Scalar>
 Scalar softmax_cross_entropy(const Matrix<Scalar>& logits, std::span<const int> labels, Matrix<Scalar>& dlogits) {
-  const Index m = logits.cols();
+  const Index classes = logits.rows(), m = logits.cols();
   assert(static_cast<Index>(labels.size()) == m);
+  // A column holds one sample's few logits, shorter than a SIMD register: Eigen's per-column
+  // expressions would run scalar with per-call overhead. So exp is taken over the whole buffer at
+  // once (vectorised) between two plain per-column loops.
+  for (Index j = 0; j < m; ++j) {
+    const Scalar* z = &logits(0, j);
+    Scalar* d = &dlogits(0, j);
+    const Scalar max = *std::max_element(z, z + classes);
+    for (Index i = 0; i < classes; ++i) d[i] = z[i] - max;
+  }
+  dlogits.array() = dlogits.array().exp();
   const Scalar inv_m = Scalar(1) / m;
   Scalar loss = 0;
-  for (Index j = 0; j < m; ++j) {  // one sample per column, all in L1
-    const auto z = logits.col(j).array();
-    auto d = dlogits.col(j).array();
-    const Scalar max = z.maxCoeff();
-    d = (z - max).exp();
-    const Scalar sum = d.sum();
+  for (Index j = 0; j < m; ++j) {
+    const Scalar* z = &logits(0, j);
+    Scalar* p = &dlogits(0, j);
+    Scalar sum = 0;
+    for (Index i = 0; i < classes; ++i) sum += p[i];
     const int label = labels[j];
-    loss += std::log(sum) - (z(label) - max);
-    d *= inv_m / sum;
-    d(label) -= inv_m;
+    // -log softmax(z)[label] = log(sum) - (z[label] - max) and z[label] - max = log(p[label]), recomputed
+    // from z so that a tiny p[label] does not underflow to log(0).
+    loss += std::log(sum) - (z[label] - *std::max_element(z, z + classes));
+    const Scalar scale = inv_m / sum;
+    for (Index i = 0; i < classes; ++i) p[i] *= scale;
+    p[label] -= inv_m;
   }
   return loss * inv_m;
 }

@@ -1,0 +1,40 @@
+#pragma once
+// What every benchmark program needs: allocation counters, peak RSS, per-step timing and one
+// thread setting for all pools. Link bench_support.cpp into each program: it replaces the global
+// operator new and interposes malloc, so it must be compiled into the executable itself.
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace xg::bench {
+
+// Calls so far to the global operator new (any form) and to malloc/calloc/realloc/aligned
+// allocation (which includes operator new's own calls).
+struct AllocationCounts {
+  long news = 0, mallocs = 0;
+};
+AllocationCounts allocation_counts();
+
+double peak_rss_mb();
+
+// OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise some AVX-512 CPUs under KVM (Intel model 207
+// here) and falls back to its SSE3 "Prescott" kernels: sgemm runs ~5x slower. It reads
+// OPENBLAS_CORETYPE only when it loads, so in that case this sets OPENBLAS_CORETYPE=SkylakeX (the
+// AVX-512 kernels) and re-executes the program. Call first thing in main.
+void ensure_avx512_blas_kernels(char** argv);
+const char* blas_kernel_name();  // the process's high-water mark so far (getrusage), not this step's
+
+// Sets BLAS, TBB, OpenMP and Eigen to n threads together, then waits for pools that were just busy
+// to stop spinning, so that two pools never spin at once across benchmark cases.
+void use_threads(int n);
+
+struct StepTimes {
+  std::vector<double> ms;  // one per timed step, in run order
+  double news_per_step = 0, mallocs_per_step = 0;
+  double median_ms() const;
+  double quantile_ms(double q) const;
+};
+// `warmup` untimed steps, then `steps` steps each timed on their own.
+StepTimes time_steps(const std::function<void()>& step, int warmup, int steps);
+
+}  // namespace xg::bench

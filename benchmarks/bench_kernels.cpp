@@ -4,6 +4,7 @@
 //
 //   bench_kernels [--threads N] [--reps N]
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -43,7 +44,7 @@ struct Kernel {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  ensure_avx512_blas_kernels(argv);
+  ensure_benchmark_environment(argv);
   int threads = 1, reps = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
@@ -88,7 +89,8 @@ int main(int argc, char** argv) try {
       // ---- xgrad kernels go here, on the same sizes, once they are on main ----
   };
 
-  std::printf("%d thread(s), %ld floats per array, median of %d runs\n\n", threads, long(n), reps);
+  std::printf("%d thread(s), %ld floats per array, median of %d runs, OMP_WAIT_POLICY=%s\n\n", threads, long(n),
+              reps, std::getenv("OMP_WAIT_POLICY"));
   std::printf("%-32s %10s %9s %9s %12s\n", "kernel", "us", "GB/s", "% copy", "malloc/run");
   double copy_gbps = 0;
   for (const Kernel& k : kernels) {

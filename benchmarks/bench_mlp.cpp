@@ -138,12 +138,13 @@ void print_and_write(const std::vector<Row>& rows, const std::string& csv_path) 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  ensure_avx512_blas_kernels(argv);
+  ensure_benchmark_environment(argv);
   const Options options = parse(argc, argv);
   const std::vector<Workload> workloads{make_workload("MLP-BN", mlp_bn_config()),
                                         make_workload("MLP-small", mlp_small_config())};
-  std::printf("OpenBLAS kernels: %s; Eigen SIMD: %s; %d steps after %d warm-up\n", blas_kernel_name(),
-              Eigen::SimdInstructionSetsInUse(), options.steps, options.warmup);
+  std::printf("OpenBLAS kernels: %s; OMP_WAIT_POLICY=%s; Eigen SIMD: %s; %d steps after %d warm-up\n",
+              blas_kernel_name(), std::getenv("OMP_WAIT_POLICY"), Eigen::SimdInstructionSetsInUse(), options.steps,
+              options.warmup);
   std::vector<Row> rows;
   for (int threads : options.threads) {
     use_threads(threads);

@@ -113,13 +113,19 @@ void use_threads(int n) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 }
 
-void ensure_avx512_blas_kernels(char** argv) {
-  if (std::string_view(blas_kernel_name()) != "Prescott" || !__builtin_cpu_supports("avx512f") ||
-      std::getenv("OPENBLAS_CORETYPE"))
-    return;
-  std::fprintf(stderr, "OpenBLAS chose its SSE3 Prescott kernels on an AVX-512 CPU: re-running with "
-                       "OPENBLAS_CORETYPE=SkylakeX\n");
-  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+void ensure_benchmark_environment(char** argv) {
+  bool changed = false;
+  auto set_if_unset = [&](const char* name, const char* value) {
+    if (std::getenv(name)) return;
+    std::fprintf(stderr, "bench: setting %s=%s\n", name, value);
+    setenv(name, value, 1);
+    changed = true;
+  };
+  if (std::string_view(blas_kernel_name()) == "Prescott" && __builtin_cpu_supports("avx512f"))
+    set_if_unset("OPENBLAS_CORETYPE", "SkylakeX");
+  set_if_unset("OMP_WAIT_POLICY", "passive");
+  if (!changed) return;
+  std::fprintf(stderr, "bench: re-running with the settings above\n");
   execv("/proc/self/exe", argv);
   std::perror("execv /proc/self/exe");  // only reached if the re-execution failed: carry on
 }

@@ -17,11 +17,14 @@ AllocationCounts allocation_counts();
 
 double peak_rss_mb();
 
-// OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise some AVX-512 CPUs under KVM (Intel model 207
-// here) and falls back to its SSE3 "Prescott" kernels: sgemm runs ~5x slower. It reads
-// OPENBLAS_CORETYPE only when it loads, so in that case this sets OPENBLAS_CORETYPE=SkylakeX (the
-// AVX-512 kernels) and re-executes the program. Call first thing in main.
-void ensure_avx512_blas_kernels(char** argv);
+// Two settings that libraries read only when they load, so this sets them and re-executes the
+// program (once; values already in the environment are kept). Call first thing in main.
+// - OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise some AVX-512 CPUs under KVM (Intel model 207
+//   here) and falls back to its SSE3 "Prescott" kernels, ~5x slower: OPENBLAS_CORETYPE=SkylakeX.
+// - libgomp's threads spin after a parallel region; on a busy 2-core machine a spinning thread
+//   holds a core the other one needs (a 2-thread Adam update took 20 ms instead of 0.6 ms):
+//   OMP_WAIT_POLICY=passive, as DESIGN.md's libtorch measurements advise.
+void ensure_benchmark_environment(char** argv);
 const char* blas_kernel_name();  // the process's high-water mark so far (getrusage), not this step's
 
 // Sets BLAS, TBB, OpenMP and Eigen to n threads together, then waits for pools that were just busy

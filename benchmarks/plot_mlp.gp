@@ -10,10 +10,10 @@ set output out
 set style fill solid 0.85 border -1
 set boxwidth 0.26
 set xrange [0.5:2.5]
-set yrange [0:*]
+set logscale y  # 2-thread figures on a busy machine can be 100x the 1-thread ones
 set xtics ("1 thread" 1, "2 threads" 2)
-set ylabel "ms per step (median)"
-set key top right
+set ylabel "ms per step (median, log scale)"
+set key top left
 set grid ytics
 set multiplot layout 1,2
 do for [model in "MLP-BN MLP-small"] {

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -132,24 +133,32 @@ void ensure_benchmark_environment(char** argv) {
 
 const char* blas_kernel_name() { return openblas_get_corename(); }
 
-double StepTimes::quantile_ms(double q) const {
-  std::vector<double> sorted = ms;
-  std::sort(sorted.begin(), sorted.end());
-  return sorted[std::size_t(q * double(sorted.size() - 1) + 0.5)];
+double StepTimes::quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  return values[std::size_t(q * double(values.size() - 1) + 0.5)];
 }
 
-double StepTimes::median_ms() const { return quantile_ms(0.5); }
+namespace {
+double cpu_now_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+}  // namespace
 
 StepTimes time_steps(const std::function<void()>& step, int warmup, int steps) {
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < warmup; ++i) step();
   StepTimes result;
   result.ms.reserve(steps);
+  result.cpu_ms.reserve(steps);
   const AllocationCounts before = allocation_counts();
   for (int i = 0; i < steps; ++i) {
+    const double cpu0 = cpu_now_ms();
     const auto t0 = clock::now();
     step();
     result.ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    result.cpu_ms.push_back(cpu_now_ms() - cpu0);
   }
   const AllocationCounts after = allocation_counts();
   result.news_per_step = double(after.news - before.news) / steps;

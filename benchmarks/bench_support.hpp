@@ -32,10 +32,15 @@ const char* blas_kernel_name();  // the process's high-water mark so far (getrus
 void use_threads(int n);
 
 struct StepTimes {
-  std::vector<double> ms;  // one per timed step, in run order
+  std::vector<double> ms;  // wall-clock, one per timed step, in run order
+  // Process CPU time (all threads) per step: on a shared machine a 1-thread figure that excludes
+  // the time the thread waited for a core.
+  std::vector<double> cpu_ms;
   double news_per_step = 0, mallocs_per_step = 0;
-  double median_ms() const;
-  double quantile_ms(double q) const;
+  double median_ms() const { return quantile(ms, 0.5); }
+  double quantile_ms(double q) const { return quantile(ms, q); }
+  double median_cpu_ms() const { return quantile(cpu_ms, 0.5); }
+  static double quantile(std::vector<double> values, double q);
 };
 // `warmup` untimed steps, then `steps` steps each timed on their own.
 StepTimes time_steps(const std::function<void()>& step, int warmup, int steps);

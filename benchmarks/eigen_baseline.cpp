@@ -101,8 +101,8 @@ Scalar softmax_cross_entropy(const Matrix<Scalar>& logits, std::span<const int> 
     Scalar sum = 0;
     for (Index i = 0; i < classes; ++i) sum += p[i];
     const int label = labels[j];
-    // -log softmax(z)[label] = log(sum) - (z[label] - max) and z[label] - max = log(p[label]), recomputed
-    // from z so that a tiny p[label] does not underflow to log(0).
+    // -log softmax(z)[label] = log(sum) - (z[label] - max): from z, not log(p[label]), which would
+    // be log(0) once exp underflows. The max is found again rather than kept in a buffer.
     loss += std::log(sum) - (z[label] - *std::max_element(z, z + classes));
     const Scalar scale = inv_m / sum;
     for (Index i = 0; i < classes; ++i) p[i] *= scale;

@@ -70,10 +70,12 @@ class XgradMlp {
     return loss.item();
   }
 
+  void adam_step() { optimizer_.step(); }
+
   // One training step, as Mlp::step: forward, backward, Adam. Returns the loss before the update.
   float step(const Tensor& x, std::span<const int> labels) {
     const float loss = forward_backward(x, labels);
-    optimizer_.step();
+    adam_step();
     return loss;
   }
 

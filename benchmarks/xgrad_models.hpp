@@ -37,7 +37,8 @@ class XgradMlp {
     // Walk the parameters in Mlp::parameters() order.
     std::size_t p = 0;
     for (std::size_t l = 0; l + 2 < config_.widths.size(); ++l) {
-      Hidden layer{.weight = params_[p++]};
+      Hidden layer;
+      layer.weight = params_[p++];
       if (config_.batch_norm) {
         layer.gamma = params_[p++];
         layer.beta = params_[p++];

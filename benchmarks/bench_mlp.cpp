@@ -92,8 +92,8 @@ std::vector<Implementation> implementations() {
   };
   // ---- xgrad plug-in point ----
   // xgrad_models.hpp needs cross_entropy, batch_norm and optim::adam, which this branch predates;
-  // with them, benchmarks/meson.build defines XGRAD_BENCH_WITH_MODELS for bench_mlp. The xgrad model starts from
-  // the Eigen model's initial weights, so both compute the same thing.
+  // with them, benchmarks/meson.build defines XGRAD_BENCH_WITH_MODELS for bench_mlp. The xgrad
+  // model starts from the Eigen model's initial weights, so both compute the same thing.
 #ifdef XGRAD_BENCH_WITH_MODELS
   impls.push_back({"xgrad", [](const Workload& w) -> std::function<void()> {
                      Mlp<float> same_start(w.config);

@@ -17,9 +17,7 @@
 #include "eigen_baseline.hpp"
 #include "gemm_floor.hpp"
 
-#ifdef XGRAD_BENCH_WITH_MODELS
 #include "xgrad_models.hpp"
-#endif
 
 using namespace xg::bench;
 
@@ -90,18 +88,13 @@ std::vector<Implementation> implementations() {
          return [floor] { floor->step(); };
        }},
   };
-  // ---- xgrad plug-in point ----
-  // xgrad_models.hpp needs cross_entropy, batch_norm and optim::adam, which this branch predates;
-  // with them, benchmarks/meson.build defines XGRAD_BENCH_WITH_MODELS for bench_mlp. The xgrad
-  // model starts from the Eigen model's initial weights, so both compute the same thing.
-#ifdef XGRAD_BENCH_WITH_MODELS
+  // The xgrad model starts from the Eigen model's initial weights, so both compute the same thing.
   impls.push_back({"xgrad", [](const Workload& w) -> std::function<void()> {
                      Mlp<float> same_start(w.config);
                      auto model = std::make_shared<XgradMlp>(same_start);
                      auto x = std::make_shared<xg::Tensor>(to_tensor(w.x));
                      return [model, x, &w] { model->step(*x, w.labels); };
                    }});
-#endif
   return impls;
 }
 

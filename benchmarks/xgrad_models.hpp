@@ -1,12 +1,5 @@
 #pragma once
-// xgrad's versions of the benchmark MLPs, for bench_mlp's xgrad rows (and, later, the xgrad-vs-Eigen
-// gradient test).
-//
-// Not built on this branch, which predates the ops it needs: cross_entropy(logits, span<const int>),
-// batch_norm(x, gamma, beta, running_mean, running_var, {.train = true}) and
-// optim::Optimizer(params, optim::adam({...})). They are on main from e0d15c3, against which this
-// file builds and runs; after the merge, add `-DXGRAD_BENCH_WITH_MODELS` to bench_mlp's cpp_args in
-// benchmarks/meson.build.
+// xgrad's versions of the benchmark MLPs, for bench_mlp's xgrad rows and the xgrad-vs-Eigen test.
 #include <algorithm>
 #include <span>
 #include <vector>

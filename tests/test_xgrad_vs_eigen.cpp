@@ -1,10 +1,6 @@
 // xgrad and the Eigen baseline compute the same thing: from the same weights and batch, the same loss,
 // the same gradients, and the same weights after an Adam step. (The baseline's own gradients are
 // checked against central differences in test_eigen_baseline.cpp.)
-//
-// Not built on this branch, like benchmarks/xgrad_models.hpp (it passes against main e0d15c3).
-// After the merge, add to tests/meson.build:
-//   'xgrad_vs_eigen': ['unit', files('test_xgrad_vs_eigen.cpp'), [eigen_baseline_dep]],
 #define BOOST_TEST_MODULE xgrad_vs_eigen
 #include <boost/test/unit_test.hpp>
 

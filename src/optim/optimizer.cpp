@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
 
@@ -39,8 +40,9 @@ void Optimizer::step() {
   for (std::size_t i : active_) {
     float* p = params_[i].value().data();
     const float* u = updates_[i].data();
-    const std::size_t n = updates_[i].size();
-    for (std::size_t j = 0; j < n; ++j) p[j] = rules::apply_update(p[j], u[j]);
+    detail::parallel_ranges(updates_[i].size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t j = begin; j < end; ++j) p[j] = rules::apply_update(p[j], u[j]);
+    });
   }
 }
 

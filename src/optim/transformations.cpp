@@ -2,6 +2,7 @@
 // generic `run` that both the in-place path (floats) and the tape path (tensors) instantiate.
 #include <cmath>
 
+#include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
 #include "number.hpp"
@@ -50,7 +51,9 @@ void update_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
     const float* p = u.params[i].value().data();
     const std::size_t n = u.values[i].size();
     [&](auto*... s) {
-      for (std::size_t j = 0; j < n; ++j) update[j] = rule(update[j], p[j], s[j]...);
+      detail::parallel_ranges(n, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t j = begin; j < end; ++j) update[j] = rule(update[j], p[j], s[j]...);
+      });
     }(states[i].value().data()...);
   }
 }

@@ -44,6 +44,8 @@ void require_non_negative(const char* link, const char* name, const Hyper& h) {
 
 // Calls rule(u, p, s...) on every element of every active parameter: u is the update (replaced by the
 // result), p the parameter and s... this link's state for that parameter, updated through references.
+// Rules capture their hyperparameters by value: a float captured by reference might alias the
+// buffers the loop writes, which stops the compiler from vectorising it.
 template <class Rule, class... States>
 void update_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
   for (std::size_t i : u.active) {
@@ -83,7 +85,7 @@ class ScaleByMomentum final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& beta) {
-    update_each(u, [&](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
+    update_each(u, [=](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
   }
   Hyper beta_;
   std::vector<Tensor> velocity_;
@@ -103,7 +105,7 @@ class ScaleByRmsprop final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& beta, const H& eps) {
-    update_each(u, [&](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
+    update_each(u, [=](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
   }
   Hyper beta_, eps_;
   std::vector<Tensor> mean_square_;
@@ -137,7 +139,7 @@ class ScaleByAdam final : public Transformation {
     const H c1 = rules::bias_correction(beta1, u.context.step);
     const H c2 = rules::bias_correction(beta2, u.context.step);
     update_each(
-        u, [&](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, c1, c2); },
+        u, [=](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, c1, c2); },
         mu_, nu_);
   }
   AdamMoments m_;
@@ -155,7 +157,7 @@ class AddDecayedWeights final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& lambda) {
-    update_each(u, [&](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
+    update_each(u, [=](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
   }
   Hyper lambda_;
 };
@@ -181,13 +183,13 @@ class ClipByGlobalNorm final : public Transformation {
     double squares = 0;
     for (double s : partial) squares += s;
     const float factor = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
-    if (factor != 1.0f) update_each(u, [&](const auto& g, const auto&) { return rules::scale(g, factor); });
+    if (factor != 1.0f) update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
   }
   void update_on_tape(Updates<Tensor>& u) override {
     std::vector<Tensor> active;
     for (std::size_t i : u.active) active.push_back(u.values[i]);
     const Tensor factor = rules::clip_factor(rules::global_norm<float>(active), max_norm_);
-    update_each(u, [&](const auto& g, const auto&) { return rules::scale(g, factor); });
+    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
   }
 
  private:
@@ -209,7 +211,7 @@ class ScaleBy final : public Transformation {
   template <class U, class H>
   void run(Updates<U>& u, const H& factor) {
     const H f = factor * float(sign_ * schedule_(u.context.epoch));
-    update_each(u, [&](const auto& g, const auto&) { return rules::scale(g, f); });
+    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, f); });
   }
   Hyper factor_;
   Schedule schedule_;
@@ -263,7 +265,7 @@ class ScaleByHypergradientLr final : public Transformation {
     const H factor = -lr;
     update_each(
         u,
-        [&](const auto& g, const auto&, auto& direction) {
+        [=](const auto& g, const auto&, auto& direction) {
           direction = g;
           return rules::scale(g, factor);
         },

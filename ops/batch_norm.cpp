@@ -75,10 +75,10 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
 
   const shape_type shape = detail::to_shape(x.shape());
   array<T> out = detail::new_buffer<T>(shape);
-  array<T> x_hat = array<T>::from_shape(shape);  // saved: lives as long as the graph, not pooled
+  const auto x_hat = detail::saved_buffer<T>("batch_norm", shape);
   const T* g = gamma.value().data();
   const T* b = beta.value().data();
-  T* xh = x_hat.data();
+  T* xh = x_hat->value.data();
   T* y = out.data();
   for_each_element(ch, [&](std::size_t k, std::size_t c) {
     xh[k] = (in[k] - mean[c]) * inv_std[c];
@@ -89,10 +89,10 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
   // a = mean(g) and b = mean(g * x_hat) in train mode (mu and var depend on x), a = b = 0 in eval.
   return detail::make_result<T>(
       "batch_norm", std::move(out), {&x, &gamma, &beta},
-      [x = x.node(), gamma = gamma.node(), beta = beta.node(), x_hat = std::move(x_hat), inv_std = std::move(inv_std),
+      [x = x.node(), gamma = gamma.node(), beta = beta.node(), x_hat, inv_std = std::move(inv_std),
        ch, train = options.train](const array<T>& grad, const array<T>&) {
         const T* gy = grad.data();
-        const T* xh = x_hat.data();
+        const T* xh = x_hat->value.data();
         const std::vector<T> sum_g = channel_sums<T>(ch, [&](std::size_t k, std::size_t) { return gy[k]; });
         const std::vector<T> sum_gx = channel_sums<T>(ch, [&](std::size_t k, std::size_t) { return gy[k] * xh[k]; });
         if (beta->requires_grad) {
@@ -113,8 +113,11 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
             b[c] = sum_gx[c] * inv_m;
           }
         }
-        T* gx = detail::ensure_grad(*x).data();
-        for_each_element(ch, [&](std::size_t k, std::size_t c) { gx[k] += scale[c] * (gy[k] - a[c] - xh[k] * b[c]); });
+        const bool add = !detail::claim_grad(*x);  // a fresh buffer is overwritten, not zeroed first
+        T* gx = x->grad.data();
+        for_each_element(ch, [&](std::size_t k, std::size_t c) {
+          gx[k] = (add ? gx[k] : T(0)) + scale[c] * (gy[k] - a[c] - xh[k] * b[c]);
+        });
       });
 }
 

@@ -29,14 +29,16 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::make_result<T>(
       "matmul", std::move(out), {&a, &b},
       [a = a.node(), b = b.node(), batches, m, n, k](const array<T>& g, const array<T>&) {
+        // A fresh gradient buffer is overwritten (beta 0), an existing one added to (beta 1); each
+        // batch writes its own slice, so one choice holds for all of them.
+        const T beta_a = a->requires_grad && detail::claim_grad(*a) ? T(0) : T(1);
+        const T beta_b = b->requires_grad && detail::claim_grad(*b) ? T(0) : T(1);
         for (std::size_t i = 0; i < batches; ++i) {
           const T* gi = g.data() + i * m * n;
           if (a->requires_grad)  // dA += dC · Bᵀ
-            detail::gemm(false, true, m, k, n, T(1), gi, b->value.data() + i * k * n, T(1),
-                         detail::ensure_grad(*a).data() + i * m * k);
-          if (b->requires_grad)  // dB += Aᵀ · dC (summed over the batch when B is shared)
-            detail::gemm(true, false, k, n, m, T(1), a->value.data() + i * m * k, gi, T(1),
-                         detail::ensure_grad(*b).data() + (batches > 1 ? i * k * n : 0));
+            detail::gemm(false, true, m, k, n, T(1), gi, b->value.data() + i * k * n, beta_a, a->grad.data() + i * m * k);
+          if (b->requires_grad)  // dB += Aᵀ · dC
+            detail::gemm(true, false, k, n, m, T(1), a->value.data() + i * m * k, gi, beta_b, b->grad.data() + i * k * n);
         }
       });
 }

@@ -16,19 +16,19 @@ TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generat
   const T* in = x.value().data();
   array<T> out = detail::new_buffer<T>(shape);
   const bool masked = train && p > 0.0;  // otherwise the identity
-  array<T> mask;
+  std::shared_ptr<Node<T>> mask;
   if (masked) {
-    mask = array<T>::from_shape(shape);
+    mask = detail::saved_buffer<T>("dropout", shape);
     std::bernoulli_distribution keep(1.0 - p);
     const T scale = T(1.0 / (1.0 - p));
-    for (auto& m : mask) m = keep(generator) ? scale : T(0);
-    xt::noalias(out) = x.value() * mask;
+    for (auto& m : mask->value) m = keep(generator) ? scale : T(0);
+    xt::noalias(out) = x.value() * mask->value;
   } else {
     std::copy(in, in + x.size(), out.data());
   }
   return detail::make_result<T>("dropout", std::move(out), {&x},
-                                [x = x.node(), masked, mask = std::move(mask)](const array<T>& g, const array<T>&) {
-                                  if (masked) detail::accumulate(*x, g * mask, "dropout");
+                                [x = x.node(), masked, mask](const array<T>& g, const array<T>&) {
+                                  if (masked) detail::accumulate(*x, g * mask->value, "dropout");
                                   else detail::accumulate(*x, g, "dropout");
                                 });
 }

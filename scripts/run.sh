@@ -3,8 +3,5 @@
 # 784-512-256-10 with batch norm, Adam, 15 epochs). Extra arguments go to the example (--help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-source scripts/blas-env.sh
-[[ -f build/build.ninja ]] || meson setup build
-meson compile -C build
+source scripts/build.sh
 build/examples/fashion_mnist --out out/fashion_mnist "$@"

@@ -3,8 +3,5 @@
 # `meson test` (e.g. --suite gradcheck).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-source scripts/blas-env.sh
-[[ -f build/build.ninja ]] || meson setup build
-meson compile -C build
+source scripts/build.sh
 meson test -C build --print-errorlogs "$@"

@@ -14,32 +14,16 @@
 #include <xgrad/data/idx.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 namespace fs = std::filesystem;
+using testing::message_has;
+using testing::TempDir;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-bool message_has(const std::exception& e, std::initializer_list<std::string> parts) {
-  std::string what = e.what();
-  for (const auto& p : parts)
-    if (what.find(p) == std::string::npos) {
-      BOOST_TEST_MESSAGE("message '" << what << "' lacks '" << p << "'");
-      return false;
-    }
-  return true;
-}
-
-// A fresh folder under the system's temporary folder, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device entropy;
-    path = fs::temp_directory_path() / ("xgrad-test-data-" + std::to_string(entropy()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 Bytes idx_bytes(const std::vector<std::uint32_t>& dims, const Bytes& data, std::uint8_t type = 0x08) {
   Bytes out{0, 0, type, static_cast<std::uint8_t>(dims.size())};
@@ -227,6 +211,15 @@ BOOST_AUTO_TEST_CASE(a_batch_kept_by_the_user_is_not_overwritten_by_the_next) {
 
 BOOST_AUTO_TEST_CASE(a_zero_batch_size_is_rejected) {
   BOOST_CHECK_THROW(counting_split(3).batches(0), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_split_whose_images_and_labels_disagree_is_rejected) {
+  data::Split s = counting_split(5);
+  s.labels.push_back(0);
+  BOOST_CHECK_EXCEPTION(s.batches(2), shape_error, [](const shape_error& e) {
+    return message_has(e, {"Split::batches", "(5, 3)", "6 labels"});
+  });
+  BOOST_CHECK_THROW(s.head(2), shape_error);
 }
 
 BOOST_AUTO_TEST_CASE(head_takes_the_first_examples) {

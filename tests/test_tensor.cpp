@@ -3,17 +3,11 @@
 #include <boost/test/unit_test.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 
-namespace {
-template <class E>
-bool message_has(const E& e, std::initializer_list<const char*> parts) {
-  std::string what = e.what();
-  for (const char* p : parts)
-    if (what.find(p) == std::string::npos) return false;
-  return true;
-}
-}  // namespace
+using testing::message_has;
 
 BOOST_AUTO_TEST_CASE(backward_of_a_scalar_chain_gives_the_derivative) {
   Tensor64 w = Tensor64::scalar(3.0, true);

@@ -6,8 +6,11 @@
 #include <fstream>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 namespace {
 const data::Dataset& small_fashion_mnist() {
@@ -20,11 +23,6 @@ nn::Sequential small_model(std::uint64_t seed) {
   return nn::Sequential{nn::Linear(784, 64, nn::no_bias), nn::BatchNorm(64), nn::ReLU(), nn::Linear(64, 10)};
 }
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("xgrad_test_train_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<array<float>> values(const std::vector<std::pair<std::string, Tensor>>& named) {
   std::vector<array<float>> out;

@@ -9,20 +9,23 @@ namespace xg {
 
 using Generator = std::mt19937_64;
 
-template <class T = float>
-TensorT<T> uniform(const shape_type& shape, T low, T high, Generator& gen, bool requires_grad = false) {
-  std::uniform_real_distribution<T> dist(low, high);
+namespace detail {
+template <class T, class Distribution>
+TensorT<T> draw(const shape_type& shape, Distribution dist, Generator& gen, bool requires_grad) {
   array<T> v = array<T>::from_shape(shape);
   for (auto& x : v) x = dist(gen);
   return TensorT<T>(std::move(v), requires_grad);
 }
+}  // namespace detail
+
+template <class T = float>
+TensorT<T> uniform(const shape_type& shape, T low, T high, Generator& gen, bool requires_grad = false) {
+  return detail::draw<T>(shape, std::uniform_real_distribution<T>(low, high), gen, requires_grad);
+}
 
 template <class T = float>
 TensorT<T> normal(const shape_type& shape, T mean, T stddev, Generator& gen, bool requires_grad = false) {
-  std::normal_distribution<T> dist(mean, stddev);
-  array<T> v = array<T>::from_shape(shape);
-  for (auto& x : v) x = dist(gen);
-  return TensorT<T>(std::move(v), requires_grad);
+  return detail::draw<T>(shape, std::normal_distribution<T>(mean, stddev), gen, requires_grad);
 }
 
 }  // namespace xg

@@ -17,6 +17,16 @@ void gather_rows(const Tensor& images, std::span<const std::size_t> rows, float*
     std::memcpy(target + r * features, source + rows[r] * features, features * sizeof(float));
 }
 
+// A split built by hand must hold one image row (and source index, if any) per label before rows
+// are gathered from it.
+void check_rows(const Split& split, const char* op) {
+  if (split.images.dim() != 2 || split.images.shape()[0] != split.size() ||
+      (!split.source_index.empty() && split.source_index.size() != split.size()))
+    throw shape_error(std::string(op) + ": images of shape " + shape_string(split.images.shape()) + " and " +
+                      std::to_string(split.source_index.size()) + " source indices do not match " +
+                      std::to_string(split.size()) + " labels");
+}
+
 }  // namespace
 
 std::vector<std::size_t> permutation(std::size_t n, Generator& gen) {
@@ -81,6 +91,7 @@ void BatchRange::iterator::gather() {
 std::size_t Split::features() const { return images.dim() == 2 ? images.shape()[1] : 0; }
 
 BatchRange Split::batches(std::size_t batch_size, Shuffle shuffle) const {
+  check_rows(*this, "Split::batches");
   Generator gen(shuffle.seed);
   std::vector<std::size_t> order = permutation(size(), gen);
   std::vector<int> labels_in_order(order.size());
@@ -89,6 +100,7 @@ BatchRange Split::batches(std::size_t batch_size, Shuffle shuffle) const {
 }
 
 BatchRange Split::batches(std::size_t batch_size) const {
+  check_rows(*this, "Split::batches");
   std::vector<std::size_t> order(size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   return BatchRange(images, std::move(order), labels, batch_size);
@@ -101,6 +113,7 @@ Split Split::head(std::size_t n) const {
 }
 
 Split Split::select(std::span<const std::size_t> rows) const {
+  check_rows(*this, "Split::select");
   Split out;
   for (std::size_t row : rows) {
     if (row >= size())

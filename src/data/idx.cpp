@@ -6,7 +6,6 @@
 #include <array>
 #include <climits>
 #include <cstdio>
-#include <memory>
 #include <string>
 
 #include "xgrad/errors.hpp"

@@ -29,14 +29,18 @@ using json = nlohmann::ordered_json;
 template <class T>
 constexpr const char* dtype_name = std::is_same_v<T, float> ? "F32" : "F64";
 
-std::string system_reason() { return std::strerror(errno); }
-
 [[noreturn]] void fail_data(const std::filesystem::path& path, const std::string& what) {
   throw data_error("file " + path.string() + ": " + what);
 }
 
-[[noreturn]] void fail_io(const std::filesystem::path& path, const std::string& what) {
-  throw io_error("file " + path.string() + ": " + what + ": " + system_reason());
+// "file X: <what> [the temporary file T]: <the system's reason>". errno is read first, before
+// building the message can disturb it.
+[[noreturn]] void fail_io(const std::filesystem::path& path, const char* what,
+                          const std::filesystem::path& temporary = {}) {
+  const std::string reason = std::strerror(errno);
+  std::string message = "file " + path.string() + ": " + what;
+  if (!temporary.empty()) message += " the temporary file " + temporary.string();
+  throw io_error(message + ": " + reason);
 }
 
 std::string crc_string(std::uint32_t crc) {
@@ -66,7 +70,7 @@ class AtomicFile {
       temp_ = folder_ / name;
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       if (fd_ < 0 && (errno != EEXIST || attempt == 100))
-        fail_io(target_, "cannot create the temporary file " + temp_.string());
+        fail_io(target_, "cannot create", temp_);
     }
   }
   ~AtomicFile() {
@@ -81,7 +85,7 @@ class AtomicFile {
     while (size > 0) {
       ssize_t n = ::write(fd_, p, size);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_io(target_, "writing the temporary file " + temp_.string() + " failed");
+      if (n < 0) fail_io(target_, "writing failed to", temp_);
       p += n;
       size -= static_cast<std::size_t>(n);
     }
@@ -89,12 +93,12 @@ class AtomicFile {
 
   // Data on disk first, then the rename, then the folder entry on disk.
   void commit() {
-    if (::fsync(fd_) != 0) fail_io(target_, "syncing the temporary file " + temp_.string() + " failed");
+    if (::fsync(fd_) != 0) fail_io(target_, "syncing failed for", temp_);
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) fail_io(target_, "closing the temporary file " + temp_.string() + " failed");
+    if (::close(fd) != 0) fail_io(target_, "closing failed for", temp_);
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_io(target_, "renaming the temporary file " + temp_.string() + " over it failed");
+      fail_io(target_, "cannot replace it with", temp_);
     committed_ = true;
     int folder = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (folder < 0) fail_io(target_, "opening its folder to sync it failed");
@@ -153,8 +157,13 @@ std::string read_whole_file(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_io(path, "cannot open it");
   struct stat info {};
-  std::string bytes;
-  if (::fstat(fd, &info) == 0) bytes.resize(static_cast<std::size_t>(info.st_size));
+  if (::fstat(fd, &info) != 0) {
+    int stat_errno = errno;
+    ::close(fd);
+    errno = stat_errno;
+    fail_io(path, "cannot find its size");
+  }
+  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
   std::size_t got = 0;
   while (got < bytes.size()) {
     ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);

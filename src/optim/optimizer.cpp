@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
 
@@ -39,8 +40,9 @@ void Optimizer::step() {
   for (std::size_t i : active_) {
     float* p = params_[i].value().data();
     const float* u = updates_[i].data();
-    const std::size_t n = updates_[i].size();
-    for (std::size_t j = 0; j < n; ++j) p[j] = rules::apply_update(p[j], u[j]);
+    detail::parallel_ranges(updates_[i].size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t j = begin; j < end; ++j) p[j] = rules::apply_update(p[j], u[j]);
+    });
   }
 }
 
@@ -94,7 +96,8 @@ NamedTensors Optimizer::state() const {
 
 void Optimizer::load_state(const NamedTensors& state) {
   NamedTensors live = live_state(chain_);
-  live.emplace_back(step_entry, Tensor::scalar(0.0f));
+  const Tensor step_count = Tensor::scalar(0.0f);
+  live.emplace_back(step_entry, step_count);  // a handle: the copy below lands in step_count
   // Everything is checked before anything is copied, so a bad checkpoint leaves the state as it was.
   for (const auto& [name, tensor] : state)
     if (!find_entry(live, name)) throw value_error("load_state: unexpected entry '" + name + "'");
@@ -109,7 +112,7 @@ void Optimizer::load_state(const NamedTensors& state) {
     const array<float>& source = find_entry(state, name)->value();
     std::copy(source.begin(), source.end(), tensor.value().begin());
   }
-  step_ = std::lround(live.back().second.item());
+  step_ = std::lround(step_count.item());
 }
 
 }  // namespace xg::optim

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "xgrad/errors.hpp"
+#include "number.hpp"
 
 namespace xg::optim {
 
@@ -20,12 +21,12 @@ Schedule constant_schedule(double a0) {
 }
 
 Schedule inverse_time_decay(double a0, double decay_rate) {
-  require(decay_rate >= 0, "inverse_time_decay", "decay_rate " + std::to_string(decay_rate) + " is negative");
+  require(decay_rate >= 0, "inverse_time_decay", "decay_rate " + number(decay_rate) + " is negative");
   return [=](long epoch) { return a0 / (1 + decay_rate * double(epoch)); };
 }
 
 Schedule exponential_decay(double a0, double rate) {
-  require(rate > 0, "exponential_decay", "rate " + std::to_string(rate) + " is not positive");
+  require(rate > 0, "exponential_decay", "rate " + number(rate) + " is not positive");
   return [=](long epoch) { return std::pow(rate, double(epoch)) * a0; };
 }
 

@@ -2,8 +2,10 @@
 // generic `run` that both the in-place path (floats) and the tape path (tensors) instantiate.
 #include <cmath>
 
+#include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
+#include "number.hpp"
 
 namespace xg::optim {
 
@@ -32,8 +34,8 @@ void require_in(const char* link, const char* name, const Hyper& h, double low, 
   if (h.is_tensor()) return;
   const double v = h.value();
   if (!(v >= low && (high_open ? v < high : v <= high)))
-    throw value_error(std::string(link) + ": " + name + " = " + std::to_string(v) + " is outside [" +
-                      std::to_string(low) + ", " + std::to_string(high) + (high_open ? ")" : "]"));
+    throw value_error(std::string(link) + ": " + name + " = " + number(v) + " is outside [" +
+                      number(low) + ", " + number(high) + (high_open ? ")" : "]"));
 }
 void require_rate(const char* link, const char* name, const Hyper& h) { require_in(link, name, h, 0, 1, true); }
 void require_non_negative(const char* link, const char* name, const Hyper& h) {
@@ -42,14 +44,18 @@ void require_non_negative(const char* link, const char* name, const Hyper& h) {
 
 // Calls rule(u, p, s...) on every element of every active parameter: u is the update (replaced by the
 // result), p the parameter and s... this link's state for that parameter, updated through references.
+// Rules capture their hyperparameters by value: a float captured by reference might alias the
+// buffers the loop writes, which stops the compiler from vectorising it.
 template <class Rule, class... States>
-void for_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
+void update_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
   for (std::size_t i : u.active) {
-    float* g = u.values[i].data();
+    float* update = u.values[i].data();
     const float* p = u.params[i].value().data();
     const std::size_t n = u.values[i].size();
     [&](auto*... s) {
-      for (std::size_t j = 0; j < n; ++j) g[j] = rule(g[j], p[j], s[j]...);
+      detail::parallel_ranges(n, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t j = begin; j < end; ++j) update[j] = rule(update[j], p[j], s[j]...);
+      });
     }(states[i].value().data()...);
   }
 }
@@ -57,7 +63,7 @@ void for_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
 // The tape counterpart: the state enters as constants (the graph of one step does not reach back into
 // earlier steps) and its new values are copied back into the state buffers.
 template <class Rule, class... States>
-void for_each(Updates<Tensor>& u, Rule&& rule, States&... states) {
+void update_each(Updates<Tensor>& u, Rule&& rule, States&... states) {
   for (std::size_t i : u.active) {
     [&](auto... s) {
       u.values[i] = rule(u.values[i], u.params[i], s...);
@@ -79,7 +85,7 @@ class ScaleByMomentum final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& beta) {
-    for_each(u, [&](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
+    update_each(u, [=](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
   }
   Hyper beta_;
   std::vector<Tensor> velocity_;
@@ -99,7 +105,7 @@ class ScaleByRmsprop final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& beta, const H& eps) {
-    for_each(u, [&](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
+    update_each(u, [=](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
   }
   Hyper beta_, eps_;
   std::vector<Tensor> mean_square_;
@@ -132,8 +138,8 @@ class ScaleByAdam final : public Transformation {
   void run(Updates<U>& u, const H& beta1, const H& beta2, const H& eps) {
     const H c1 = rules::bias_correction(beta1, u.context.step);
     const H c2 = rules::bias_correction(beta2, u.context.step);
-    for_each(
-        u, [&](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, c1, c2); },
+    update_each(
+        u, [=](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, c1, c2); },
         mu_, nu_);
   }
   AdamMoments m_;
@@ -151,7 +157,7 @@ class AddDecayedWeights final : public Transformation {
  private:
   template <class U, class H>
   void run(Updates<U>& u, const H& lambda) {
-    for_each(u, [&](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
+    update_each(u, [=](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
   }
   Hyper lambda_;
 };
@@ -160,20 +166,30 @@ class ClipByGlobalNorm final : public Transformation {
  public:
   explicit ClipByGlobalNorm(double max_norm) : Transformation("clip_by_global_norm"), max_norm_(float(max_norm)) {
     if (!(max_norm > 0))
-      throw value_error("clip_by_global_norm: max_norm = " + std::to_string(max_norm) + " is not positive");
+      throw value_error("clip_by_global_norm: max_norm = " + number(max_norm) + " is not positive");
   }
   void update(Updates<array<float>>& u) override {
-    double squares = 0;  // in double: a sum over millions of floats
-    for (std::size_t i : u.active)
-      for (float g : u.values[i]) squares += double(g) * g;
+    // In double (a sum over millions of floats), as 8 partial sums: the compiler may not reorder one
+    // floating-point sum, but it vectorises independent ones.
+    double partial[8] = {};
+    for (std::size_t i : u.active) {
+      const float* g = u.values[i].data();
+      const std::size_t n = u.values[i].size();
+      std::size_t j = 0;
+      for (; j + 8 <= n; j += 8)
+        for (std::size_t k = 0; k < 8; ++k) partial[k] += double(g[j + k]) * g[j + k];
+      for (; j < n; ++j) partial[0] += double(g[j]) * g[j];
+    }
+    double squares = 0;
+    for (double s : partial) squares += s;
     const float factor = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
-    if (factor != 1.0f) for_each(u, [&](const auto& g, const auto&) { return rules::scale(g, factor); });
+    if (factor != 1.0f) update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
   }
   void update_on_tape(Updates<Tensor>& u) override {
     std::vector<Tensor> active;
     for (std::size_t i : u.active) active.push_back(u.values[i]);
     const Tensor factor = rules::clip_factor(rules::global_norm<float>(active), max_norm_);
-    for_each(u, [&](const auto& g, const auto&) { return rules::scale(g, factor); });
+    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
   }
 
  private:
@@ -195,7 +211,7 @@ class ScaleBy final : public Transformation {
   template <class U, class H>
   void run(Updates<U>& u, const H& factor) {
     const H f = factor * float(sign_ * schedule_(u.context.epoch));
-    for_each(u, [&](const auto& g, const auto&) { return rules::scale(g, f); });
+    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, f); });
   }
   Hyper factor_;
   Schedule schedule_;
@@ -211,7 +227,7 @@ class ScaleByHypergradientLr final : public Transformation {
   ScaleByHypergradientLr(double initial_lr, double hyper_lr)
       : Transformation("scale_by_hypergradient_lr"), lr_(Tensor::scalar(float(initial_lr))), hyper_lr_(float(hyper_lr)) {
     if (!(hyper_lr >= 0))
-      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + std::to_string(hyper_lr) + " is negative");
+      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + number(hyper_lr) + " is negative");
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
   void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active) override {
@@ -225,6 +241,14 @@ class ScaleByHypergradientLr final : public Transformation {
       tape.backward(previous_update, params[i].grad(), {.keep_graph = true});
     }
     if (lr.has_grad()) lr_.value()() -= hyper_lr_ * lr.grad()();
+    // A parameter without a gradient does not move this step, so its next replay must add nothing.
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < direction_.size(); ++i) {
+      if (next < active.size() && active[next] == i)
+        ++next;
+      else
+        direction_[i].value().fill(0.0f);
+    }
   }
   void update(Updates<array<float>>& u) override { run(u, lr_.item()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, lr_.detach()); }
@@ -239,9 +263,9 @@ class ScaleByHypergradientLr final : public Transformation {
   template <class U, class H>
   void run(Updates<U>& u, const H& lr) {
     const H factor = -lr;
-    for_each(
+    update_each(
         u,
-        [&](const auto& g, const auto&, auto& direction) {
+        [=](const auto& g, const auto&, auto& direction) {
           direction = g;
           return rules::scale(g, factor);
         },

@@ -54,18 +54,36 @@ shape_type reduced_strides(const shape_type& keep_shape);
 template <class T>
 void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op);
 
-// node.grad, zeroed on first use in a pass (its buffer is kept across passes).
+// Makes node.grad hold a buffer of the node's shape for this pass. Returns true when the buffer is
+// fresh (its contents undefined: the caller overwrites it) and false when it already holds a partial
+// gradient (the caller adds to it). Buffers come from the tape's pool, so steps reuse them.
+template <class T>
+bool claim_grad(Node<T>& node) {
+  if (node.has_grad) return false;
+  if (node.grad.size() == node.value.size())
+    node.grad.resize(node.value.shape());
+  else
+    node.grad = new_buffer<T>(to_shape(node.value.shape()));
+  node.has_grad = true;
+  return true;
+}
+
+// node.grad, zeroed when claimed fresh: for kernels that add into it.
 template <class T>
 array<T>& ensure_grad(Node<T>& node) {
-  if (!node.has_grad) {
-    if (node.grad.size() == node.value.size())
-      node.grad.resize(node.value.shape());
-    else
-      node.grad = array<T>::from_shape(node.value.shape());
-    node.grad.fill(T(0));
-    node.has_grad = true;
-  }
+  if (claim_grad(node)) node.grad.fill(T(0));
   return node.grad;
+}
+
+// A buffer an op saves for its backward (batch norm's x_hat, dropout's mask). It is held by a node on
+// the active tape, so that tape.clear() recycles it like an output; op names whose buffer it is.
+template <class T>
+std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
+  auto node = std::make_shared<Node<T>>();
+  node->value = new_buffer<T>(shape);
+  node->op = op;
+  if (Tape* tape = Tape::active()) tape->record(node);
+  return node;
 }
 
 // Adds the expression e (d(loss)/d(input) as the op computed it) to the input's gradient. Only
@@ -76,7 +94,10 @@ void accumulate(Node<T>& node, const E& e, const char* op) {
   const auto& es = e.shape();
   const auto& ns = node.value.shape();
   if (std::equal(es.begin(), es.end(), ns.begin(), ns.end())) {
-    xt::noalias(ensure_grad(node)) += e;
+    if (claim_grad(node))
+      xt::noalias(node.grad) = e;
+    else
+      xt::noalias(node.grad) += e;
   } else {
     array<T> g = e;
     accumulate_reduced(node, g, op);

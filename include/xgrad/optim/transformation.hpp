@@ -3,6 +3,8 @@
 // updates (and keeps its own state, e.g. moments). Each link has the in-place path Optimizer::step
 // runs and the tape path Optimizer::differentiable_step records; both call the same maths in
 // rules.hpp.
+#include <algorithm>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>

@@ -1,0 +1,47 @@
+#pragma once
+// Helpers the test files share: checking an error message, and a temporary folder.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <filesystem>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace xg::testing {
+
+// Whether the exception's message contains every part (logging the first one missing).
+inline bool message_has(const std::exception& e, std::initializer_list<std::string> parts) {
+  const std::string what = e.what();
+  for (const auto& p : parts)
+    if (what.find(p) == std::string::npos) {
+      BOOST_TEST_MESSAGE("message '" << what << "' lacks '" << p << "'");
+      return false;
+    }
+  return true;
+}
+
+// A fresh folder under the system's temporary folder, removed with everything in it.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device entropy;
+    path = std::filesystem::temp_directory_path() / ("xgrad-test-" + std::to_string(entropy()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // The names of the files in it, sorted.
+  std::vector<std::string> files() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
+
+}  // namespace xg::testing

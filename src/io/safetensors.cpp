@@ -252,7 +252,7 @@ Metadata parse_metadata(const std::filesystem::path& path, const json& value) {
 template <class T>
 TensorT<T> tensor_from(const Entry& e, const char* data) {
   array<T> value = array<T>::from_shape(e.shape);
-  std::memcpy(value.data(), data + e.begin, e.end - e.begin);
+  if (e.end > e.begin) std::memcpy(value.data(), data + e.begin, e.end - e.begin);  // an empty tensor's data() may be null
   return TensorT<T>(std::move(value));
 }
 

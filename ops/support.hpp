@@ -47,10 +47,10 @@ struct Channels {
   std::size_t count() const { return n * inner; }
 };
 
-// x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,).
-// Train mode needs two or more values per channel: one value has no variance (and the unbiased
-// running variance would divide by zero).
-// The options too: momentum in [0, 1] and eps >= 0, or the running statistics and x_hat silently become garbage.
+// x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,);
+// momentum in [0, 1] and eps >= 0 (otherwise the statistics silently become garbage). Train mode
+// needs two or more values per channel: one value has no variance (and the unbiased running
+// variance would divide by zero).
 template <class T>
 Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                              const TensorT<T>& running_mean, const TensorT<T>& running_var,

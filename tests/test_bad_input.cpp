@@ -40,15 +40,16 @@ struct BatchNormInputs {
   Tensor x = zeros({4, 3}), gamma = Tensor::ones({3}, true), beta = zeros({3});
   Tensor running_mean = Tensor::zeros({3}), running_var = Tensor::ones({3});
   BatchNormOptions options;
-  void run() { batch_norm(x, gamma, beta, running_mean, running_var, options); }
 };
 
+// The fused kernel, or with composed = true its composed form (which must reject the same input).
 template <class Change>
-std::function<void()> batch_norm_with(Change change) {
-  return [change] {
+std::function<void()> batch_norm_with(Change change, bool composed = false) {
+  return [change, composed] {
     BatchNormInputs in;
     change(in);
-    in.run();
+    if (composed) composed::batch_norm(in.x, in.gamma, in.beta, in.running_mean, in.running_var, in.options);
+    else batch_norm(in.x, in.gamma, in.beta, in.running_mean, in.running_var, in.options);
   };
 }
 
@@ -126,6 +127,8 @@ const std::vector<BadInput> bad_inputs = {
     {"batch_norm in train mode on one example", batch_norm_with([](auto& in) { in.x = zeros({1, 3}); }), typeid(value_error), {"batch_norm", "(1, 3)", "batch size 1"}},
     {"batch_norm with momentum above 1", batch_norm_with([](auto& in) { in.options.momentum = 1.5; }), typeid(value_error), {"batch_norm", "momentum = 1.5"}},
     {"batch_norm with a negative eps", batch_norm_with([](auto& in) { in.options.eps = -1e-3; }), typeid(value_error), {"batch_norm", "eps = -0.001"}},
+    {"composed batch_norm with momentum below 0", batch_norm_with([](auto& in) { in.options.momentum = -0.5; }, true), typeid(value_error), {"batch_norm", "momentum = -0.5"}},
+    {"composed batch_norm with gamma of the wrong size", batch_norm_with([](auto& in) { in.gamma = zeros({2}); }, true), typeid(shape_error), {"batch_norm", "gamma", "(2,)"}},
     {"batch_norm with a NaN eps", batch_norm_with([](auto& in) { in.options.eps = std::numeric_limits<double>::quiet_NaN(); }), typeid(value_error), {"batch_norm", "eps = nan"}},
     // regularisation
     {"dropout with p = 1", [] { Generator g(0); dropout(zeros({3}), 1.0, true, g); }, typeid(value_error), {"dropout", "p = 1", "[0, 1)"}},

@@ -293,7 +293,7 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
   json header;
   try {
     header = json::parse(header_text, header_text + header_length);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
     fail_data(path, std::string("invalid JSON header: ") + e.what());
   }
   if (!header.is_object()) fail_data(path, "the header is not a JSON object");

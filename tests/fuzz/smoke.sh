@@ -4,6 +4,7 @@
 set -euo pipefail
 fuzzer=$1 corpus=$2 work=$3 seconds=$4
 mkdir -p "$work/new"
+rm -f "$work"/crash-* "$work"/timeout-* "$work"/oom-* "$work"/leak-*  # an earlier run's findings
 if ! "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
      -artifact_prefix="$work/" "$work/new" "$corpus"; then
   echo "fuzz: $(basename "$fuzzer") crashed; the input is in $work/ (crash-*, timeout-*, oom-*)." >&2

@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_save_killed_at_any_moment_leaves_the_previous_checkpoint_
   BOOST_TEST(load_generation(file) == last + 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_training_checkpoint_killed_mid_save_still_resumes) {
+BOOST_AUTO_TEST_CASE(a_training_checkpoint_killed_mid_save_still_loads_whole) {
   TempDir dir;
   const fs::path file = dir.path / "checkpoint.safetensors";
   nn::manual_seed(1);

@@ -167,6 +167,17 @@ const std::vector<BadInput> bad_inputs = {
      typeid(io_error), {(missing_file / "m.safetensors").string(), "temporary file"}},
     {"save_safetensors with an empty tensor name", [] { io::save_safetensors(missing_file, {{"", Tensor::ones({1})}}); },
      typeid(value_error), {"save_safetensors", missing_file.string(), "''"}},
+    {"fit with batch size 0", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .batch_size = 0, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "batch_size is 0"}},
+    {"fit on an empty training split", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       train::fit(model, opt, data::Dataset{.classes = 2}, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "0 examples"}},
     {"load_checkpoint of a missing file", [] { nn::Linear m(4, 3); train::load_checkpoint(missing_file, m); }, typeid(io_error), {missing_file.string()}},
     {"load_checkpoint into a model of another shape",
      load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 5)); }), typeid(data_error),

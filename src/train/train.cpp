@@ -119,6 +119,8 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
 }
 
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+  if (options.batch_size == 0) throw value_error("fit: batch_size is 0; it must be at least 1");
+  if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
   std::filesystem::create_directories(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";

@@ -52,7 +52,7 @@ std::vector<T> channel_sums(const Channels& ch, F&& f) {
 template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
-  const Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options.train);
+  const Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options);
   const T* in = x.value().data();
   std::vector<T> mean, inv_std(ch.c);
   if (options.train) {

@@ -1,4 +1,5 @@
 // matmul (GEMM through BLAS, transposes passed as flags) and transpose.
+#include <functional>
 #include <numeric>
 
 #include <xtensor/xmanipulation.hpp>
@@ -18,7 +19,7 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
                       " do not multiply (need (m,k)@(k,n), (b,m,k)@(k,n) or (b,m,k)@(b,k,n))");
   // (b,m,k)@(k,n) is one (b*m,k)@(k,n) product; only (b,m,k)@(b,k,n) loops over the batch.
   const std::size_t batches = batched ? as[0] : 1;
-  const std::size_t m = batched ? as[1] : a.size() / as.back();
+  const std::size_t m = batched ? as[1] : std::accumulate(as.begin(), as.end() - 1, std::size_t(1), std::multiplies<>());
   const std::size_t k = as.back(), n = bs.back();
   shape_type out_shape = as;
   out_shape.back() = n;

@@ -36,6 +36,9 @@ template <class T>
 TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const axes_type& axes, bool keepdims, bool mean) {
   const shape_type shape = detail::to_shape(x.shape());
   Reduction r = plan_reduction(op, shape, axes, keepdims);
+  if (mean && r.count == 0)
+    throw shape_error("mean: the axes " + shape_string(axes) + " of shape " + shape_string(shape) +
+                      " hold no elements (the mean of nothing is undefined)");
   const T scale = mean ? T(1) / T(r.count) : T(1);
   const shape_type strides = detail::reduced_strides(r.keep_shape);
   array<T> out = detail::new_buffer<T>(r.out_shape);

@@ -1,4 +1,5 @@
 // dropout and l2_penalty: the regularisers that are graph nodes.
+#include <cmath>
 #include <random>
 
 #include "xgrad/detail/elementwise.hpp"
@@ -37,6 +38,8 @@ TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generat
 // so a model's penalty is one term of the loss.
 template <class T>
 TensorT<T> l2_penalty(const std::vector<TensorT<T>>& params, double lambda) {
+  if (!(lambda >= 0.0 && std::isfinite(lambda)))
+    throw value_error("l2_penalty: lambda = " + std::to_string(lambda) + " is not a finite number >= 0");
   T total = 0;
   for (const auto& w : params)
     for (T v : w.value()) total += v * v;

@@ -184,6 +184,7 @@ std::vector<int> argmax(const TensorT<T>& x, long axis) {
 template <class T>
 double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
   const auto [n, c] = detail::logits_shape("accuracy", logits, labels.size(), "one label per row");
+  detail::check_labels("accuracy", labels, c);
   const std::vector<int> predicted = argmax(logits, 1);
   std::size_t correct = 0;
   for (std::size_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];

@@ -2,6 +2,7 @@
 // Checks and updates shared by the fused kernels (softmax.cpp, batch_norm.cpp) and their composed
 // forms (composed.cpp), so both reject the same inputs with the same messages.
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <string>
 #include <utility>
@@ -46,12 +47,19 @@ struct Channels {
   std::size_t count() const { return n * inner; }
 };
 
-// x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,).
-// Train mode needs two or more values per channel: one value has no variance (and the unbiased
-// running variance would divide by zero).
+// x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,);
+// momentum in [0, 1] and eps >= 0 (otherwise the statistics silently become garbage). Train mode
+// needs two or more values per channel: one value has no variance (and the unbiased running
+// variance would divide by zero).
 template <class T>
 Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
-                             const TensorT<T>& running_mean, const TensorT<T>& running_var, bool train) {
+                             const TensorT<T>& running_mean, const TensorT<T>& running_var,
+                             const BatchNormOptions& options) {
+  if (!(options.momentum >= 0.0 && options.momentum <= 1.0))
+    throw value_error("batch_norm: momentum = " + std::to_string(options.momentum) + " is outside [0, 1]");
+  if (!(options.eps >= 0.0 && std::isfinite(options.eps)))
+    throw value_error("batch_norm: eps = " + std::to_string(options.eps) + " is not a finite number >= 0");
+  const bool train = options.train;
   const auto& s = x.shape();
   if (s.size() < 2)
     throw shape_error("batch_norm: input of shape " + shape_string(s) + " has no channel axis (expected (N, C) or (N, C, H, W))");

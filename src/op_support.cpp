@@ -154,14 +154,26 @@ DECLARE(double)
 
 static CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
+// Empty operands, which BLAS rejects (a zero leading dimension is an "illegal value": it prints a
+// message and leaves C untouched, i.e. garbage). Returns whether it handled the product.
+template <class T>
+static bool empty_gemm(std::size_t m, std::size_t n, std::size_t k, T beta, T* c) {
+  if (m != 0 && n != 0 && k != 0) return false;
+  if (k == 0)  // C = alpha * (an empty sum) + beta * C
+    for (std::size_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
+  return true;
+}
+
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
+  if (empty_gemm(m, n, k, beta, c)) return;
   cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
               b, tb ? int(k) : int(n), beta, c, int(n));
 }
 
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           const double* b, double beta, double* c) {
+  if (empty_gemm(m, n, k, beta, c)) return;
   cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
               b, tb ? int(k) : int(n), beta, c, int(n));
 }

@@ -88,6 +88,22 @@ void read_exactly(GzipReader& in, std::uint8_t* out, std::size_t n, const char* 
             std::to_string(got));
 }
 
+// The buffer grows as the data arrives instead of being sized from the header up front: a corrupt
+// 30-byte file whose dimensions claim a terabyte fails as truncated, not with bad_alloc.
+void read_payload(GzipReader& in, std::vector<std::uint8_t>& data, std::size_t count) {
+  constexpr std::size_t chunk = std::size_t{1} << 24;
+  std::size_t got = 0;
+  while (got < count) {
+    const std::size_t want = std::min(count - got, chunk);
+    data.resize(got + want);
+    const std::size_t n = in.read(data.data() + got, want);
+    got += n;
+    if (n < want) break;
+  }
+  if (got != count)
+    in.fail("truncated: expected " + std::to_string(count) + " bytes of data, found " + std::to_string(got));
+}
+
 }  // namespace
 
 IdxArray read_idx(const std::filesystem::path& path) {
@@ -120,8 +136,7 @@ IdxArray read_idx(const std::filesystem::path& path) {
     idx.dims.push_back(dim);
   }
 
-  idx.data.resize(count);
-  read_exactly(in, idx.data.data(), count, "data");
+  read_payload(in, idx.data, count);
   std::uint8_t extra[4096];
   if (std::size_t trailing = in.read(extra, sizeof extra); trailing > 0)
     in.fail("trailing garbage: " + (trailing == sizeof extra ? "at least " + std::to_string(trailing)

@@ -261,7 +261,7 @@ Metadata parse_metadata(const std::filesystem::path& path, const json& value) {
 template <class T>
 TensorT<T> tensor_from(const Entry& e, const char* data) {
   array<T> value = array<T>::from_shape(e.shape);
-  std::memcpy(value.data(), data + e.begin, e.end - e.begin);
+  if (e.end > e.begin) std::memcpy(value.data(), data + e.begin, e.end - e.begin);  // an empty tensor's data() may be null
   return TensorT<T>(std::move(value));
 }
 
@@ -302,7 +302,7 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
   json header;
   try {
     header = json::parse(header_text, header_text + header_length);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
     fail_data(path, std::string("invalid JSON header: ") + e.what());
   }
   if (!header.is_object()) fail_data(path, "the header is not a JSON object");

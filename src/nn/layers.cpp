@@ -63,11 +63,12 @@ std::string ELU::describe() const {
   return s.str();
 }
 
-Dropout::Dropout(double p) : p_(p), gen_(default_generator()()) {
+Dropout::Dropout(double p) : p_(p), gen_(std::make_shared<Generator>(default_generator()())) {
   if (!(p >= 0.0 && p < 1.0)) throw value_error("Dropout: p must be in [0, 1), got " + std::to_string(p));
+  register_generator("mask", gen_);
 }
 
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, training(), gen_); }
+Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, training(), *gen_); }
 
 std::string Dropout::describe() const {
   std::ostringstream s;

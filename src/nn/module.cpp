@@ -25,6 +25,17 @@ void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers)
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out, buffers);
 }
 
+NamedGenerators Module::named_generators() const {
+  NamedGenerators out;
+  collect_generators("", out);
+  return out;
+}
+
+void Module::collect_generators(const std::string& prefix, NamedGenerators& out) const {
+  for (const auto& [name, gen] : generators_) out.emplace_back(prefix + name, gen);
+  for (const auto& [name, child] : children_) child->collect_generators(prefix + name + ".", out);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);
@@ -40,6 +51,10 @@ Tensor Module::register_buffer(std::string name, Tensor t) {
   t.set_requires_grad(false);
   buffers_.emplace_back(std::move(name), t);
   return t;
+}
+
+void Module::register_generator(std::string name, std::shared_ptr<Generator> gen) {
+  generators_.emplace_back(std::move(name), std::move(gen));
 }
 
 void Module::register_module(std::string name, std::shared_ptr<Module> child) {

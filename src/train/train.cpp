@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,9 @@
 namespace xg::train {
 
 namespace {
+// Checkpoint metadata keys "generator.<module path>.<name>" hold the modules' random streams.
+const std::string generator_prefix = "generator.";
+
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
@@ -115,6 +119,8 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
 }
 
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+  if (options.batch_size == 0) throw value_error("fit: batch_size is 0; it must be at least 1");
+  if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
   std::filesystem::create_directories(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
@@ -191,7 +197,13 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
   for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
   for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer." + name, t);
   for (auto& [name, t] : optimizer.state()) tensors.emplace_back("optimizer." + name, t);
-  io::save_safetensors(path, tensors, {{"epoch", std::to_string(epoch)}, {"format", "xgrad-checkpoint-1"}});
+  io::Metadata metadata{{"epoch", std::to_string(epoch)}, {"format", "xgrad-checkpoint-1"}};
+  for (const auto& [name, gen] : model.named_generators()) {
+    std::ostringstream state;  // the standard's exact text form of the engine's state
+    state << *gen;
+    metadata[generator_prefix + name] = state.str();
+  }
+  io::save_safetensors(path, tensors, metadata);
 }
 
 int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer) {
@@ -214,9 +226,22 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
       if (name.rfind(prefix, 0) == 0) state.emplace_back(name.substr(prefix.size()), file.f32(name));
     optimizer->load_state(state);
   }
+  for (const auto& [name, gen] : model.named_generators()) {
+    const auto saved = file.metadata.find(generator_prefix + name);
+    if (saved == file.metadata.end())
+      throw data_error(path.string() + ": checkpoint has no state for the model's generator '" + name + "'");
+    std::istringstream state(saved->second);
+    if (!(state >> *gen))
+      throw data_error(path.string() + ": the state of generator '" + name + "' is malformed");
+  }
   const auto it = file.metadata.find("epoch");
   if (it == file.metadata.end()) throw data_error(path.string() + ": checkpoint metadata has no epoch");
-  return std::stoi(it->second);
+  int epoch = 0;
+  const std::string& text = it->second;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), epoch);
+  if (error != std::errc() || end != text.data() + text.size() || epoch < 0)
+    throw data_error(path.string() + ": checkpoint metadata has a malformed epoch '" + text + "'");
+  return epoch;
 }
 
 void write_metrics_csv(const std::filesystem::path& path, const History& history) {

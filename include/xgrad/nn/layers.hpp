@@ -99,7 +99,8 @@ class Sigmoid : public Activation {
 };
 
 // Inverted dropout in train mode, identity in eval mode. Its mask stream is seeded from
-// default_generator() at construction, so a seeded model drops the same units.
+// default_generator() at construction, so a seeded model drops the same units; it is registered as
+// the module's generator "mask", so checkpoints save where the stream is.
 class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5);
@@ -108,7 +109,7 @@ class Dropout : public Module {
 
  private:
   double p_;
-  Generator gen_;
+  std::shared_ptr<Generator> gen_;
 };
 
 class Sequential : public Module {

@@ -12,6 +12,7 @@
 namespace xg::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using NamedGenerators = std::vector<std::pair<std::string, std::shared_ptr<Generator>>>;
 
 class Module {
  public:
@@ -23,6 +24,9 @@ class Module {
   std::vector<Tensor> parameters() const;
   NamedTensors named_parameters() const;
   NamedTensors named_buffers() const;
+  // The random streams modules draw from while training (Dropout's masks): checkpoints save their
+  // state, so a resumed run draws what the uninterrupted one would have.
+  NamedGenerators named_generators() const;
 
   void train(bool on = true);
   void eval() { train(false); }
@@ -35,12 +39,16 @@ class Module {
   Tensor register_parameter(std::string name, Tensor t);
   Tensor register_buffer(std::string name, Tensor t);
   void register_module(std::string name, std::shared_ptr<Module> child);
+  // Shared like a parameter's node: a copy of the module draws from the same stream.
+  void register_generator(std::string name, std::shared_ptr<Generator> gen);
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
  private:
   void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+  void collect_generators(const std::string& prefix, NamedGenerators& out) const;
 
   NamedTensors parameters_, buffers_;
+  NamedGenerators generators_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

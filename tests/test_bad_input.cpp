@@ -1,0 +1,246 @@
+// Every public entry point rejects bad input with a typed exception whose message names the op (or
+// file) and the values involved: one row per bad input, each its own test case. A second table
+// checks that empty tensors, which are valid, give empty or zero results rather than crashes.
+#define BOOST_TEST_MODULE bad_input
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <ostream>
+#include <typeinfo>
+#include <xgrad/data/idx.hpp>
+#include <xgrad/io/safetensors.hpp>
+#include <xgrad/train/train.hpp>
+#include <xgrad/xgrad.hpp>
+
+using namespace xg;
+namespace fs = std::filesystem;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+struct BadInput {
+  const char* name;
+  std::function<void()> call;
+  const std::type_info& error;        // the exact exception type expected
+  std::vector<std::string> message;  // parts the message must contain
+};
+
+std::ostream& operator<<(std::ostream& out, const BadInput& row) { return out << row.name; }
+
+Tensor zeros(const shape_type& shape) { return Tensor::zeros(shape, true); }
+
+const std::vector<int> labels_3{0, 1, 2};
+const fs::path missing_file = fs::temp_directory_path() / "xgrad-no-such-file.bin";
+
+// The pieces of a batch_norm call, to be spoiled one at a time.
+struct BatchNormInputs {
+  Tensor x = zeros({4, 3}), gamma = Tensor::ones({3}, true), beta = zeros({3});
+  Tensor running_mean = Tensor::zeros({3}), running_var = Tensor::ones({3});
+  BatchNormOptions options;
+};
+
+// The fused kernel, or with composed = true its composed form (which must reject the same input).
+template <class Change>
+std::function<void()> batch_norm_with(Change change, bool composed = false) {
+  return [change, composed] {
+    BatchNormInputs in;
+    change(in);
+    if (composed) composed::batch_norm(in.x, in.gamma, in.beta, in.running_mean, in.running_var, in.options);
+    else batch_norm(in.x, in.gamma, in.beta, in.running_mean, in.running_var, in.options);
+  };
+}
+
+// A checkpoint saved from a Linear(4, 3) model, loaded into another model.
+std::function<void()> load_linear_checkpoint_into(std::function<std::shared_ptr<nn::Module>()> make_target) {
+  return [make_target] {
+    const fs::path file = fs::temp_directory_path() / ("xgrad-bad-input-" + std::to_string(::getpid()) + ".safetensors");
+    nn::Sequential source{nn::Linear(4, 3)};
+    optim::Optimizer opt(source.parameters(), optim::sgd(0.1));
+    train::save_checkpoint(file, source, opt, 1);
+    struct Remove {
+      fs::path f;
+      ~Remove() { fs::remove(f); }
+    } remove{file};
+    auto target = make_target();
+    train::load_checkpoint(file, *target);
+  };
+}
+
+const std::vector<BadInput> bad_inputs = {
+    // broadcasting arithmetic
+    {"add of shapes that do not broadcast", [] { add(zeros({2, 3}), zeros({4})); }, typeid(shape_error), {"add", "(2, 3)", "(4,)"}},
+    {"sub of shapes that do not broadcast", [] { sub(zeros({2, 3}), zeros({3, 2})); }, typeid(shape_error), {"sub", "(2, 3)", "(3, 2)"}},
+    {"mul of shapes that do not broadcast", [] { mul(zeros({5}), zeros({4})); }, typeid(shape_error), {"mul", "(5,)", "(4,)"}},
+    {"div of shapes that do not broadcast", [] { div(zeros({2, 2, 2}), zeros({3, 1})); }, typeid(shape_error), {"div", "(2, 2, 2)", "(3, 1)"}},
+    {"where with a mask that does not broadcast", [] { where(zeros({5}), zeros({2, 3}), zeros({2, 3})); }, typeid(shape_error), {"where", "(5,)", "(2, 3)"}},
+    {"where with branches that do not broadcast", [] { where(zeros({2, 3}), zeros({2, 3}), zeros({2})); }, typeid(shape_error), {"where", "(2, 3)", "(2,)"}},
+    // matmul and transpose
+    {"matmul of mismatched inner sizes", [] { matmul(zeros({2, 3}), zeros({4, 5})); }, typeid(shape_error), {"matmul", "(2, 3)", "(4, 5)"}},
+    {"matmul of vectors (rank 1)", [] { matmul(zeros({3}), zeros({3})); }, typeid(shape_error), {"matmul", "(3,)"}},
+    {"matmul of rank 4", [] { matmul(zeros({1, 2, 2, 2}), zeros({2, 2})); }, typeid(shape_error), {"matmul", "(1, 2, 2, 2)", "(2, 2)"}},
+    {"matmul of scalars", [] { matmul(Tensor::scalar(1.0f), Tensor::scalar(2.0f)); }, typeid(shape_error), {"matmul", "()"}},
+    {"batched matmul of different batch sizes", [] { matmul(zeros({2, 3, 4}), zeros({3, 4, 5})); }, typeid(shape_error), {"matmul", "(2, 3, 4)", "(3, 4, 5)"}},
+    {"transpose with a repeated axis", [] { transpose(zeros({2, 3}), {0, 0}); }, typeid(value_error), {"transpose", "(0, 0)", "(2, 3)"}},
+    {"transpose with too many axes", [] { transpose(zeros({2, 3}), {0, 1, 2}); }, typeid(value_error), {"transpose", "(0, 1, 2)", "(2, 3)"}},
+    // reshape
+    {"reshape to another element count", [] { reshape(zeros({2, 3}), {4, 2}); }, typeid(shape_error), {"reshape", "(2, 3)", "6 elements", "(4, 2)"}},
+    {"reshape with two inferred dimensions", [] { reshape(zeros({2, 3}), {-1, -1}); }, typeid(value_error), {"reshape", "bad dimension -1", "(-1, -1)"}},
+    {"reshape with a negative dimension", [] { reshape(zeros({2, 3}), {-2, 3}); }, typeid(value_error), {"reshape", "bad dimension -2"}},
+    {"reshape with an inferred dimension that does not divide", [] { reshape(zeros({2, 3}), {-1, 4}); }, typeid(shape_error), {"reshape", "(2, 3)", "(-1, 4)"}},
+    // reductions
+    {"sum over an axis past the rank", [] { sum(zeros({2, 3}), {2}); }, typeid(value_error), {"sum", "axis 2", "rank 2"}},
+    {"sum over a negative axis past the rank", [] { sum(zeros({2, 3}), {-3}); }, typeid(value_error), {"sum", "axis -3", "rank 2"}},
+    {"sum over an axis given twice", [] { sum(zeros({2, 3}), {1, -1}); }, typeid(value_error), {"sum", "axis -1", "twice"}},
+    {"mean over an axis past the rank", [] { mean(zeros({2}), {1}); }, typeid(value_error), {"mean", "axis 1", "rank 1"}},
+    {"mean of an empty tensor", [] { mean(zeros({0, 3})); }, typeid(shape_error), {"mean", "(0, 3)", "no elements"}},
+    {"mean over an empty axis", [] { mean(zeros({2, 0}), {1}); }, typeid(shape_error), {"mean", "(1,)", "(2, 0)"}},
+    {"max over an axis past the rank", [] { max(zeros({2, 3}), 5); }, typeid(value_error), {"max", "axis 5", "rank 2"}},
+    {"max of a scalar", [] { max(Tensor::scalar(1.0f), 0); }, typeid(value_error), {"max", "axis 0", "rank 0"}},
+    {"max over an empty axis", [] { max(zeros({2, 0}), 1); }, typeid(shape_error), {"max", "axis 1", "(2, 0)", "empty"}},
+    // softmax family
+    {"softmax over an axis past the rank", [] { softmax(zeros({2, 3}), 2); }, typeid(value_error), {"softmax", "axis 2", "rank 2"}},
+    {"softmax of a scalar", [] { softmax(Tensor::scalar(1.0f)); }, typeid(value_error), {"softmax", "axis -1", "rank 0"}},
+    {"softmax over an empty axis", [] { softmax(zeros({2, 0})); }, typeid(shape_error), {"softmax", "axis -1", "(2, 0)", "empty"}},
+    {"log_softmax over an axis past the rank", [] { log_softmax(zeros({3}), -2); }, typeid(value_error), {"log_softmax", "axis -2", "rank 1"}},
+    {"log_softmax over an empty axis", [] { log_softmax(zeros({0}), 0); }, typeid(shape_error), {"log_softmax", "axis 0", "(0,)"}},
+    {"argmax over an axis past the rank", [] { argmax(zeros({2, 3}), 3); }, typeid(value_error), {"argmax", "axis 3", "rank 2"}},
+    {"argmax over an empty axis", [] { argmax(zeros({2, 0}), 1); }, typeid(shape_error), {"argmax", "(2, 0)", "empty"}},
+    // cross_entropy and accuracy
+    {"cross_entropy with a label >= classes", [] { cross_entropy(zeros({3, 2}), labels_3); }, typeid(value_error), {"cross_entropy", "label 2", "row 2", "2 classes"}},
+    {"cross_entropy with a negative label", [] { cross_entropy(zeros({3, 4}), std::vector<int>{0, -1, 2}); }, typeid(value_error), {"cross_entropy", "label -1", "row 1", "4 classes"}},
+    {"cross_entropy with fewer labels than rows", [] { cross_entropy(zeros({4, 3}), labels_3); }, typeid(shape_error), {"cross_entropy", "(4, 3)", "N = 3"}},
+    {"cross_entropy of rank-1 logits", [] { cross_entropy(zeros({3}), labels_3); }, typeid(shape_error), {"cross_entropy", "(3,)"}},
+    {"cross_entropy of an empty batch", [] { cross_entropy(zeros({0, 3}), std::vector<int>{}); }, typeid(shape_error), {"cross_entropy", "(0, 3)"}},
+    {"cross_entropy with no classes", [] { cross_entropy(zeros({3, 0}), labels_3); }, typeid(shape_error), {"cross_entropy", "(3, 0)", "C > 0"}},
+    {"cross_entropy with targets of another shape", [] { cross_entropy(zeros({3, 4}), zeros({3, 5})); }, typeid(shape_error), {"cross_entropy", "(3, 5)", "(3, 4)"}},
+    {"composed cross_entropy with a label >= classes", [] { composed::cross_entropy(zeros({3, 2}), labels_3); }, typeid(value_error), {"cross_entropy", "label 2", "2 classes"}},
+    {"accuracy with a label >= classes", [] { accuracy(zeros({3, 2}), labels_3); }, typeid(value_error), {"accuracy", "label 2", "2 classes"}},
+    {"accuracy with fewer labels than rows", [] { accuracy(zeros({2, 3}), labels_3); }, typeid(shape_error), {"accuracy", "(2, 3)", "N = 3"}},
+    // batch_norm
+    {"batch_norm of a vector (no channel axis)", batch_norm_with([](auto& in) { in.x = zeros({4}); }), typeid(shape_error), {"batch_norm", "(4,)", "no channel axis"}},
+    {"batch_norm with gamma of the wrong size", batch_norm_with([](auto& in) { in.gamma = zeros({4}); }), typeid(shape_error), {"batch_norm", "gamma", "(4,)", "(3,)"}},
+    {"batch_norm with a 2-D beta", batch_norm_with([](auto& in) { in.beta = zeros({1, 3}); }), typeid(shape_error), {"batch_norm", "beta", "(1, 3)"}},
+    {"batch_norm with running_var of the wrong size", batch_norm_with([](auto& in) { in.running_var = Tensor::ones({2}); }), typeid(shape_error), {"batch_norm", "running_var", "(2,)"}},
+    {"batch_norm in train mode on one example", batch_norm_with([](auto& in) { in.x = zeros({1, 3}); }), typeid(value_error), {"batch_norm", "(1, 3)", "batch size 1"}},
+    {"batch_norm with momentum above 1", batch_norm_with([](auto& in) { in.options.momentum = 1.5; }), typeid(value_error), {"batch_norm", "momentum = 1.5"}},
+    {"batch_norm with a negative eps", batch_norm_with([](auto& in) { in.options.eps = -1e-3; }), typeid(value_error), {"batch_norm", "eps = -0.001"}},
+    {"composed batch_norm with momentum below 0", batch_norm_with([](auto& in) { in.options.momentum = -0.5; }, true), typeid(value_error), {"batch_norm", "momentum = -0.5"}},
+    {"composed batch_norm with gamma of the wrong size", batch_norm_with([](auto& in) { in.gamma = zeros({2}); }, true), typeid(shape_error), {"batch_norm", "gamma", "(2,)"}},
+    {"batch_norm with a NaN eps", batch_norm_with([](auto& in) { in.options.eps = std::numeric_limits<double>::quiet_NaN(); }), typeid(value_error), {"batch_norm", "eps = nan"}},
+    // regularisation
+    {"dropout with p = 1", [] { Generator g(0); dropout(zeros({3}), 1.0, true, g); }, typeid(value_error), {"dropout", "p = 1", "[0, 1)"}},
+    {"dropout with a negative p", [] { Generator g(0); dropout(zeros({3}), -0.1, true, g); }, typeid(value_error), {"dropout", "p = -0.1"}},
+    {"dropout with a NaN p", [] { Generator g(0); dropout(zeros({3}), std::nan(""), false, g); }, typeid(value_error), {"dropout", "p = nan"}},
+    {"l2_penalty with a negative lambda", [] { l2_penalty<float>({zeros({2})}, -0.5); }, typeid(value_error), {"l2_penalty", "lambda = -0.5"}},
+    {"l2_penalty with an infinite lambda", [] { l2_penalty<float>({zeros({2})}, INFINITY); }, typeid(value_error), {"l2_penalty", "lambda = inf"}},
+    // the tape and tensors
+    {"backward of a non-scalar without a seed", [] { Tape t; Tensor x = zeros({2}); t.backward(x * 2.0f); }, typeid(shape_error), {"backward", "(2,)"}},
+    {"backward with a seed of the wrong shape", [] { Tape t; Tensor x = zeros({2}); t.backward(x * 2.0f, array<float>::from_shape({3})); }, typeid(shape_error), {"backward", "seed", "(3,)", "(2,)"}},
+    {"item of a tensor of several elements", [] { zeros({2, 2}).item(); }, typeid(shape_error), {"item", "(2, 2)"}},
+    {"set_num_threads(0)", [] { set_num_threads(0); }, typeid(value_error), {"set_num_threads", "got 0"}},
+    // nn and optim
+    {"Linear with no inputs", [] { nn::Linear(0, 3); }, typeid(value_error), {"Linear", "Linear(0, 3)"}},
+    {"Linear on input of the wrong width", [] { nn::Linear layer(4, 3); layer(zeros({2, 5})); }, typeid(shape_error), {"Linear(4, 3)", "(N, 4)", "(2, 5)"}},
+    {"Linear on a vector", [] { nn::Linear layer(4, 3); layer(zeros({4})); }, typeid(shape_error), {"Linear(4, 3)", "(4,)"}},
+    {"BatchNorm module on the wrong number of features", [] { nn::BatchNorm bn(3); bn(zeros({4, 5})); }, typeid(shape_error), {"batch_norm", "(3,)", "(4, 5)"}},
+    {"Dropout module with p = 2", [] { nn::Dropout(2.0); }, typeid(value_error), {"Dropout", "2.0"}},
+    {"Optimizer over a constant", [] { optim::Optimizer(std::vector<Tensor>{Tensor::zeros({2, 2})}, optim::sgd(0.1)); }, typeid(value_error), {"Optimizer", "parameter 0", "(2, 2)"}},
+    {"clip_by_global_norm with max_norm 0", [] { optim::clip_by_global_norm(0.0); }, typeid(value_error), {"clip_by_global_norm", "max_norm = 0"}},
+    // data
+    {"read_idx of a missing file", [] { data::read_idx(missing_file); }, typeid(data_error), {missing_file.string(), "does not exist"}},
+    {"batches of size 0", [] {
+       data::Split split{Tensor::zeros({2, 3}), {0, 1}, {}};
+       split.batches(0);
+     }, typeid(value_error), {"batches", "at least 1"}},
+    {"select of a row past the end", [] {
+       data::Split split{Tensor::zeros({2, 3}), {0, 1}, {}};
+       const std::size_t rows[] = {0, 2};
+       split.select(rows);
+     }, typeid(value_error), {"select", "row 2", "2"}},
+    {"fashion_mnist from a folder without it", [] { data::fashion_mnist({.dir = missing_file.string()}); }, typeid(data_error), {missing_file.string()}},
+    // io and checkpoints
+    {"load_safetensors of a missing file", [] { io::load_safetensors(missing_file); }, typeid(io_error), {missing_file.string(), "No such file"}},
+    {"save_safetensors into a missing folder", [] { io::save_safetensors(missing_file / "m.safetensors", {{"w", Tensor::ones({1})}}); },
+     typeid(io_error), {(missing_file / "m.safetensors").string(), "temporary file"}},
+    {"save_safetensors with an empty tensor name", [] { io::save_safetensors(missing_file, {{"", Tensor::ones({1})}}); },
+     typeid(value_error), {"save_safetensors", missing_file.string(), "''"}},
+    {"fit with batch size 0", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .batch_size = 0, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "batch_size is 0"}},
+    {"fit on an empty training split", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       train::fit(model, opt, data::Dataset{.classes = 2}, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "0 examples"}},
+    {"load_checkpoint of a missing file", [] { nn::Linear m(4, 3); train::load_checkpoint(missing_file, m); }, typeid(io_error), {missing_file.string()}},
+    {"load_checkpoint into a model of another shape",
+     load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 5)); }), typeid(data_error),
+     {"model.0.weight", "(4, 3)", "(4, 5)"}},
+    {"load_checkpoint into a model with a tensor the checkpoint lacks",
+     load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 3), nn::BatchNorm(3)); }),
+     typeid(data_error), {"no tensor named 'model.1.gamma'"}},
+    {"load_checkpoint into a model with a generator the checkpoint lacks",
+     load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 3), nn::Dropout(0.5)); }),
+     typeid(data_error), {"generator '1.mask'"}},
+};
+
+std::string type_name(const std::type_info& t) {
+  if (t == typeid(shape_error)) return "xg::shape_error";
+  if (t == typeid(value_error)) return "xg::value_error";
+  if (t == typeid(data_error)) return "xg::data_error";
+  if (t == typeid(io_error)) return "xg::io_error";
+  return t.name();
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(bad_input_throws_the_documented_error_naming_the_op_and_values, bdata::make(bad_inputs), row) {
+  try {
+    row.call();
+    BOOST_ERROR("no exception; expected " << type_name(row.error));
+  } catch (const std::exception& e) {
+    BOOST_TEST(type_name(typeid(e)) == type_name(row.error), "message: " << e.what());
+    const std::string what = e.what();
+    for (const std::string& part : row.message)
+      BOOST_TEST(what.find(part) != std::string::npos, "message '" << what << "' lacks '" << part << "'");
+  }
+}
+
+// ---- empty tensors are valid input: empty or zero results, never a crash or garbage ----
+
+BOOST_AUTO_TEST_CASE(matmul_with_an_empty_inner_dimension_is_all_zeros_and_so_are_its_gradients) {
+  Tape tape;
+  Tensor a = zeros({2, 0}), b = zeros({0, 3});
+  Tensor c = matmul(a, b);
+  BOOST_TEST(c.shape_vector() == (shape_type{2, 3}));
+  for (float v : c.value()) BOOST_TEST(v == 0.0f);
+  tape.backward(sum(c));
+  BOOST_TEST(a.grad().size() == 0u);
+  BOOST_TEST(b.grad().size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(matmul_with_no_rows_gives_no_rows_and_a_zero_gradient_for_the_weight) {
+  Tape tape;
+  Tensor x = zeros({0, 4}), w = Tensor::ones({4, 3}, true);
+  Tensor y = matmul(x, w);
+  BOOST_TEST(y.shape_vector() == (shape_type{0, 3}));
+  tape.backward(sum(y));
+  for (float v : w.grad()) BOOST_TEST(v == 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(element_wise_ops_and_sum_accept_empty_tensors) {
+  Tape tape;
+  Tensor x = zeros({0, 5});
+  BOOST_TEST(relu(x).size() == 0u);
+  BOOST_TEST(exp(x + 1.0f).size() == 0u);
+  BOOST_TEST(softmax(x, 1).shape_vector() == (shape_type{0, 5}));
+  BOOST_TEST(sum(x).item() == 0.0f);
+  BOOST_TEST(sum(x, {0}).shape_vector() == (shape_type{5}));
+  BOOST_TEST(reshape(x, {-1, 5}).shape_vector() == (shape_type{0, 5}));
+}

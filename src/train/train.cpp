@@ -270,25 +270,24 @@ std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
   return rows;
 }
 
-bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
+bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
+                       const std::function<void(std::ostream&)>& plot_commands) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: %s has the curves; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
-                png.c_str());
+    std::printf("gnuplot not found: %s has the %s; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
+                what.c_str(), png.c_str());
     return false;
   }
-  const auto script = png.parent_path() / "curves.gp";
+  std::filesystem::path script = png;
+  script.replace_extension(".gp");
   {
     std::ofstream gp(script);
+    if (!gp) throw io_error(script.string() + ": cannot write the gnuplot script");
     gp << "set datafile separator ','\n"
           "set terminal pngcairo size 1200,480 font ',10'\n"
           "set output '" << png.string() << "'\n"
-          "set multiplot layout 1,2\n"
-          "set key top right; set grid; set xlabel 'epoch'\n"
-          "set title 'loss'\n"
-          "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
-          "set key bottom right; set title 'accuracy'\n"
-          "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n"
-          "unset multiplot\n";
+          "set multiplot layout 1,2\n";
+    plot_commands(gp);
+    gp << "unset multiplot\n";
   }
   const std::string command = "gnuplot '" + script.string() + "' 2>&1";
   if (std::system(command.c_str()) != 0) {
@@ -296,6 +295,16 @@ bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& 
     return false;
   }
   return true;
+}
+
+bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
+  return draw_with_gnuplot(csv, png, "curves", [&](std::ostream& gp) {
+    gp << "set key top right; set grid; set xlabel 'epoch'\n"
+          "set title 'loss'\n"
+          "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
+          "set key bottom right; set title 'accuracy'\n"
+          "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
+  });
 }
 
 }  // namespace xg::train

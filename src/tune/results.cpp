@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xgrad/errors.hpp"
+#include "xgrad/train/train.hpp"
 
 namespace xg::tune {
 
@@ -81,19 +82,8 @@ Config load_config_json(const std::filesystem::path& path) {
 
 bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const SearchSpace& space,
                  const std::string& x_name, const std::string& y_name) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: %s has the trials; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
-                png.c_str());
-    return false;
-  }
-  const auto script = png.parent_path() / "trials.gp";
-  {
-    std::ofstream gp = open_for_writing(script, "gnuplot script");
-    gp << "set datafile separator ','\n"
-          "set terminal pngcairo size 1200,480 font ',10'\n"
-          "set output '" << png.string() << "'\n"
-          "set multiplot layout 1,2\n"
-          "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n";
+  return train::draw_with_gnuplot(csv, png, "trials", [&](std::ostream& gp) {
+    gp << "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n";
     // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds; trials
     // that failed before their first rung (rung -1) are left out.
     for (const std::string& name : {x_name, y_name}) {
@@ -102,14 +92,7 @@ bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& 
             "plot '" << csv.string() << "' using (" << expression << "):(column('rung') >= 0 ? "
             "column('validation_accuracy') : NaN):'budget' with points pt 7 ps 1 palette notitle\n";
     }
-    gp << "unset multiplot\n";
-  }
-  const std::string command = "gnuplot '" + script.string() + "' 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    std::printf("gnuplot failed to draw %s (script %s)\n", png.c_str(), script.c_str());
-    return false;
-  }
-  return true;
+  });
 }
 
 }  // namespace xg::tune

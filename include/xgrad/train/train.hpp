@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -78,5 +79,10 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
 void write_metrics_csv(const std::filesystem::path& path, const History& history);
 std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path);  // empty if there is none
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png);
+
+// Writes png's gnuplot script (png with .gp: a 1x2 multiplot whose plots plot_commands writes) and
+// runs it. Without gnuplot it says where the CSV with the `what` is and how to get the plot.
+bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
+                       const std::function<void(std::ostream&)>& plot_commands);
 
 }  // namespace xg::train

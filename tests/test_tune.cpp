@@ -9,6 +9,8 @@
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include <oneapi/tbb/global_control.h>
 #include <xgrad/xgrad.hpp>
 
 using namespace xg;
@@ -329,4 +331,23 @@ BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_train_real_models_identically)
     BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);  // bit for bit
     BOOST_TEST(serial[i].rung == parallel[i].rung);
   }
+}
+
+// Last in this file: it leaves a set_num_threads(1) setting behind.
+BOOST_AUTO_TEST_CASE(task_parallelism_runs_blas_single_threaded_lifts_the_tbb_limit_and_restores_both) {
+  using tbb::global_control;
+  const int before = num_threads();
+  {
+    TaskParallelism trials(2);
+    BOOST_TEST(num_threads() == 1);  // nothing set yet: num_threads() reports BLAS's own count
+  }
+  BOOST_TEST(num_threads() == before);
+  set_num_threads(1);
+  {
+    TaskParallelism trials(2);  // a TBB limit of 1 would keep a 2-trial arena on one thread
+    BOOST_TEST(global_control::active_value(global_control::max_allowed_parallelism) == 2u);
+  }
+  BOOST_TEST(global_control::active_value(global_control::max_allowed_parallelism) == 1u);
+  BOOST_TEST(num_threads() == 1);
+  BOOST_CHECK_THROW(TaskParallelism(0), value_error);
 }

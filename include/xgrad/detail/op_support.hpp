@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include <xtensor/xnoalias.hpp>
 
@@ -98,9 +99,10 @@ void accumulate(Node<T>& node, const E& e, const char* op) {
       xt::noalias(node.grad) = e;
     else
       xt::noalias(node.grad) += e;
+  } else if constexpr (std::is_same_v<std::decay_t<E>, array<T>>) {
+    accumulate_reduced(node, e, op);  // already evaluated: no copy (a broadcast bias's gradient)
   } else {
-    array<T> g = e;
-    accumulate_reduced(node, g, op);
+    accumulate_reduced(node, array<T>(e), op);
   }
 }
 

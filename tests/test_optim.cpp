@@ -311,6 +311,55 @@ BOOST_AUTO_TEST_CASE(the_differentiable_step_matches_the_in_place_step) {
   }
 }
 
+// Large parameters run through the chain in blocks, on several threads: a parameter spanning many
+// blocks (and a partial last one), with a link that needs every update at once in mid-chain, matches
+// the textbook recurrence computed here in double, with 1 thread and with 2 bit for bit.
+BOOST_AUTO_TEST_CASE(large_parameters_step_block_by_block_like_the_textbook) {
+  const std::size_t n = 300'001;
+  array<float> curvature = array<float>::from_shape({n}), start = array<float>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) {
+    curvature(i) = float(1 + i % 7);
+    start(i) = float(std::sin(double(i)));
+  }
+  const double b1 = 0.9, b2 = 0.99, eps = 1e-8, max_norm = 100.0, lr = 0.01;
+  const int threads_before = num_threads();
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor w(start, true);
+    const Tensor c(curvature);
+    Optimizer opt({w}, chain(scale_by_adam({.beta1 = b1, .beta2 = b2, .eps = eps}), clip_by_global_norm(max_norm),
+                             scale_by_learning_rate(lr)));
+    for (int t = 0; t < 3; ++t) {
+      Tape tape;
+      tape.backward(0.5f * sum(c * w * w));
+      opt.step();
+      opt.zero_grad();
+    }
+    set_num_threads(threads_before);
+    return array<float>(w.value());
+  };
+  const array<float> serial = run(1), parallel = run(2);
+  BOOST_TEST((serial == parallel), "1 and 2 threads agree bit for bit");
+
+  std::vector<double> w(start.begin(), start.end()), m(n, 0.0), v(n, 0.0), d(n);
+  for (int t = 1; t <= 3; ++t) {
+    double squares = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double g = double(float(w[i])) * curvature(i);
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      d[i] = (m[i] / (1 - std::pow(b1, t))) / (std::sqrt(v[i] / (1 - std::pow(b2, t))) + eps);
+      squares += d[i] * d[i];
+    }
+    const double clip = std::sqrt(squares) > max_norm ? max_norm / std::sqrt(squares) : 1.0;
+    BOOST_TEST(clip < 1.0, "the clip acts, so the mid-chain path is exercised");
+    for (std::size_t i = 0; i < n; ++i) w[i] -= lr * clip * d[i];
+  }
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(serial(i) - w[i]) / (1e-3 + std::abs(w[i])));
+  BOOST_TEST(worst < 1e-4, "worst relative difference " << worst);
+}
+
 BOOST_AUTO_TEST_CASE(the_loss_after_a_step_is_differentiable_in_the_learning_rate) {
   // w1 = w0 - lr g0, so d f(w1)/d lr = -grad f(w1) . g0.
   Tensor lr = Tensor::scalar(0.1f, true);

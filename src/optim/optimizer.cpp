@@ -23,25 +23,54 @@ void Optimizer::collect_active() {
     if (params_[i].has_grad()) active_.push_back(i);
 }
 
+namespace {
+// Elements per block: the update, the parameter and two moments of a block (16 KiB) fit in L1.
+constexpr std::size_t block_elements = 1024;
+}  // namespace
+
 void Optimizer::step() {
   collect_active();
   if (active_.empty()) return;
   ++step_;
   for (auto& link : chain_.links) link->begin_step(params_, active_);
   NoGrad no_grad;
-  for (std::size_t i : active_) {
-    const array<float>& g = params_[i].grad();
-    array<float>& u = updates_[i];
-    if (u.size() != g.size()) u = array<float>::from_shape(g.shape());  // the first step only
-    std::copy(g.data(), g.data() + g.size(), u.data());
+  // The chain runs block by block between the links that need every update at once (rare:
+  // clip_by_global_norm); only before those are the updates written out in full.
+  const auto& links = chain_.links;
+  bool from_gradient = true;
+  std::size_t first = 0;
+  for (std::size_t k = 0; k <= links.size(); ++k) {
+    if (k < links.size() && !links[k]->needs_all_updates()) continue;
+    const bool last = k == links.size();
+    run_blocks(first, k, from_gradient, last);
+    if (last) break;
+    Updates<array<float>> updates{updates_, active_, params_, {step_, epoch_}};
+    links[k]->update_all(updates);
+    from_gradient = false;
+    first = k + 1;
   }
-  Updates<array<float>> updates{updates_, active_, params_, {step_, epoch_}};
-  for (auto& link : chain_.links) link->update(updates);
+}
+
+// Links [first, end) over every block of every active parameter: the block's updates start as the
+// gradient (or the materialised updates) and end added to the parameter (or materialised).
+void Optimizer::run_blocks(std::size_t first, std::size_t end, bool from_gradient, bool apply) {
   for (std::size_t i : active_) {
     float* p = params_[i].value().data();
-    const float* u = updates_[i].data();
-    detail::parallel_ranges(updates_[i].size(), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t j = begin; j < end; ++j) p[j] = rules::apply_update(p[j], u[j]);
+    const std::size_t n = params_[i].size();
+    if (!apply && updates_[i].size() != n) updates_[i] = array<float>::from_shape(params_[i].shape());
+    const float* source = from_gradient ? params_[i].grad().data() : updates_[i].data();
+    float* sink = apply ? p : updates_[i].data();
+    detail::parallel_ranges(n, [&](std::size_t begin, std::size_t stop) {
+      alignas(64) float update[block_elements];
+      for (std::size_t b = begin; b < stop; b += block_elements) {
+        const Block block{i, b, std::min(block_elements, stop - b), update, p + b, {step_, epoch_}};
+        std::copy_n(source + b, block.size, update);
+        for (std::size_t k = first; k < end; ++k) chain_.links[k]->update(block);
+        if (apply)
+          for (std::size_t j = 0; j < block.size; ++j) sink[b + j] = rules::apply_update(p[b + j], update[j]);
+        else
+          std::copy_n(update, block.size, sink + b);
+      }
     });
   }
 }

@@ -2,7 +2,6 @@
 // generic `run` that both the in-place path (floats) and the tape path (tensors) instantiate.
 #include <cmath>
 
-#include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
 #include "number.hpp"
@@ -42,22 +41,17 @@ void require_non_negative(const char* link, const char* name, const Hyper& h) {
   require_in(link, name, h, 0, INFINITY, false);
 }
 
-// Calls rule(u, p, s...) on every element of every active parameter: u is the update (replaced by the
-// result), p the parameter and s... this link's state for that parameter, updated through references.
-// Rules capture their hyperparameters by value: a float captured by reference might alias the
-// buffers the loop writes, which stops the compiler from vectorising it.
+// Calls rule(u, p, s...) on every element of a block: u is the update (replaced by the result), p the
+// parameter and s... this link's state for that parameter, updated through references. Rules capture
+// their hyperparameters by value: a float captured by reference might alias the buffers the loop
+// writes, which stops the compiler from vectorising it.
 template <class Rule, class... States>
-void update_each(Updates<array<float>>& u, Rule&& rule, States&... states) {
-  for (std::size_t i : u.active) {
-    float* update = u.values[i].data();
-    const float* p = u.params[i].value().data();
-    const std::size_t n = u.values[i].size();
-    [&](auto*... s) {
-      detail::parallel_ranges(n, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t j = begin; j < end; ++j) update[j] = rule(update[j], p[j], s[j]...);
-      });
-    }(states[i].value().data()...);
-  }
+void update_each(const Block& b, Rule&& rule, States&... states) {
+  float* update = b.update;
+  const float* p = b.value;
+  [&](auto*... s) {
+    for (std::size_t j = 0; j < b.size; ++j) update[j] = rule(update[j], p[j], s[j]...);
+  }(states[b.param].value().data() + b.begin...);
 }
 
 // The tape counterpart: the state enters as constants (the graph of one step does not reach back into
@@ -78,13 +72,13 @@ class ScaleByMomentum final : public Transformation {
     require_rate("scale_by_momentum", "beta", beta_);
   }
   void init(const std::vector<Tensor>& params) override { velocity_ = zeros_like(params); }
-  void update(Updates<array<float>>& u) override { run(u, beta_.value()); }
+  void update(const Block& b) override { run(b, beta_.value()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, beta_.tensor()); }
   NamedTensors state() override { return per_parameter("velocity", velocity_); }
 
  private:
   template <class U, class H>
-  void run(Updates<U>& u, const H& beta) {
+  void run(U& u, const H& beta) {
     update_each(u, [=](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
   }
   Hyper beta_;
@@ -98,13 +92,13 @@ class ScaleByRmsprop final : public Transformation {
     require_non_negative("scale_by_rmsprop", "eps", eps_);
   }
   void init(const std::vector<Tensor>& params) override { mean_square_ = zeros_like(params); }
-  void update(Updates<array<float>>& u) override { run(u, beta_.value(), eps_.value()); }
+  void update(const Block& b) override { run(b, beta_.value(), eps_.value()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, beta_.tensor(), eps_.tensor()); }
   NamedTensors state() override { return per_parameter("mean_square", mean_square_); }
 
  private:
   template <class U, class H>
-  void run(Updates<U>& u, const H& beta, const H& eps) {
+  void run(U& u, const H& beta, const H& eps) {
     update_each(u, [=](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
   }
   Hyper beta_, eps_;
@@ -122,7 +116,7 @@ class ScaleByAdam final : public Transformation {
     mu_ = zeros_like(params);
     nu_ = zeros_like(params);
   }
-  void update(Updates<array<float>>& u) override { run(u, m_.beta1.value(), m_.beta2.value(), m_.eps.value()); }
+  void update(const Block& b) override { run(b, m_.beta1.value(), m_.beta2.value(), m_.eps.value()); }
   void update_on_tape(Updates<Tensor>& u) override {
     run(u, m_.beta1.tensor(), m_.beta2.tensor(), m_.eps.tensor());
   }
@@ -135,7 +129,7 @@ class ScaleByAdam final : public Transformation {
  private:
   // One fused pass per parameter: both moments, the bias correction and the direction.
   template <class U, class H>
-  void run(Updates<U>& u, const H& beta1, const H& beta2, const H& eps) {
+  void run(U& u, const H& beta1, const H& beta2, const H& eps) {
     const H c1 = rules::bias_correction(beta1, u.context.step);
     const H c2 = rules::bias_correction(beta2, u.context.step);
     update_each(
@@ -151,12 +145,12 @@ class AddDecayedWeights final : public Transformation {
   AddDecayedWeights(const char* name, Hyper lambda) : Transformation(name), lambda_(std::move(lambda)) {
     require_non_negative(name, "lambda", lambda_);
   }
-  void update(Updates<array<float>>& u) override { run(u, lambda_.value()); }
+  void update(const Block& b) override { run(b, lambda_.value()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, lambda_.tensor()); }
 
  private:
   template <class U, class H>
-  void run(Updates<U>& u, const H& lambda) {
+  void run(U& u, const H& lambda) {
     update_each(u, [=](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
   }
   Hyper lambda_;
@@ -168,7 +162,9 @@ class ClipByGlobalNorm final : public Transformation {
     if (!(max_norm > 0))
       throw value_error("clip_by_global_norm: max_norm = " + number(max_norm) + " is not positive");
   }
-  void update(Updates<array<float>>& u) override {
+  void update(const Block&) override {}  // never called: it needs every update at once
+  bool needs_all_updates() const override { return true; }
+  void update_all(Updates<array<float>>& u) override {
     // In double (a sum over millions of floats), as 8 partial sums: the compiler may not reorder one
     // floating-point sum, but it vectorises independent ones.
     double partial[8] = {};
@@ -183,7 +179,12 @@ class ClipByGlobalNorm final : public Transformation {
     double squares = 0;
     for (double s : partial) squares += s;
     const float factor = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
-    if (factor != 1.0f) update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
+    if (factor == 1.0f) return;
+    for (std::size_t i : u.active) {
+      float* g = u.values[i].data();
+      const std::size_t n = u.values[i].size();
+      for (std::size_t j = 0; j < n; ++j) g[j] = rules::scale(g[j], factor);
+    }
   }
   void update_on_tape(Updates<Tensor>& u) override {
     std::vector<Tensor> active;
@@ -201,7 +202,7 @@ class ScaleBy final : public Transformation {
  public:
   ScaleBy(const char* name, Hyper factor, Schedule schedule, float sign)
       : Transformation(name), factor_(std::move(factor)), schedule_(std::move(schedule)), sign_(sign) {}
-  void update(Updates<array<float>>& u) override { run(u, factor_.value()); }
+  void update(const Block& b) override { run(b, factor_.value()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, factor_.tensor()); }
   double step_size(const StepContext& c) const override {
     return sign_ * factor_.value() * schedule_(c.epoch);
@@ -209,7 +210,7 @@ class ScaleBy final : public Transformation {
 
  private:
   template <class U, class H>
-  void run(Updates<U>& u, const H& factor) {
+  void run(U& u, const H& factor) {
     const H f = factor * float(sign_ * schedule_(u.context.epoch));
     update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, f); });
   }
@@ -250,7 +251,7 @@ class ScaleByHypergradientLr final : public Transformation {
         direction_[i].value().fill(0.0f);
     }
   }
-  void update(Updates<array<float>>& u) override { run(u, lr_.item()); }
+  void update(const Block& b) override { run(b, lr_.item()); }
   void update_on_tape(Updates<Tensor>& u) override { run(u, lr_.detach()); }
   NamedTensors state() override {
     NamedTensors s{{"lr", lr_}};
@@ -261,7 +262,7 @@ class ScaleByHypergradientLr final : public Transformation {
 
  private:
   template <class U, class H>
-  void run(Updates<U>& u, const H& lr) {
+  void run(U& u, const H& lr) {
     const H factor = -lr;
     update_each(
         u,

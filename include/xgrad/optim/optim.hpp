@@ -90,10 +90,13 @@ class Optimizer {
 
  private:
   void collect_active();
+  void run_blocks(std::size_t first, std::size_t end, bool from_gradient, bool apply);
 
   std::vector<Tensor> params_;
   Chain chain_;
-  std::vector<array<float>> updates_;  // one buffer per parameter, reused every step
+  // One buffer per parameter, made on the first step that needs the updates in full (a chain with
+  // clip_by_global_norm) and reused.
+  std::vector<array<float>> updates_;
   std::vector<std::size_t> active_;
   long step_ = 0, epoch_ = 0;
 };

@@ -1,8 +1,8 @@
 #pragma once
 // A gradient transformation is one link of an optimizer's chain: it maps the updates of a step to new
 // updates (and keeps its own state, e.g. moments). Each link has the in-place path Optimizer::step
-// runs and the tape path Optimizer::differentiable_step records; both call the same maths in
-// rules.hpp.
+// runs, block by block, and the tape path Optimizer::differentiable_step records; both call the same
+// maths in rules.hpp.
 #include <algorithm>
 #include <iterator>
 #include <memory>
@@ -47,6 +47,18 @@ struct Updates {
   StepContext context;
 };
 
+// One block of one parameter on the in-place path: update[0, size) holds the updates of elements
+// [begin, begin + size) of parameter `param` as they reach a link, and the link replaces them. Steps
+// run every element-wise link of the chain over one block while it sits in the L1 cache, so a step
+// reads the gradient, the parameter and the state once and writes them once.
+struct Block {
+  std::size_t param = 0;
+  std::size_t begin = 0, size = 0;
+  float* update = nullptr;
+  const float* value = nullptr;  // the parameter's elements [begin, begin + size)
+  StepContext context;
+};
+
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Transformation {
@@ -60,8 +72,13 @@ class Transformation {
   // Runs at the start of each step, with gradients enabled and before any link updates: where a link
   // that learns its own hyperparameters from the tape does it.
   virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/) {}
-  // In place over contiguous float buffers; allocates nothing.
-  virtual void update(Updates<array<float>>& updates) = 0;
+  // In place over one block of contiguous floats; allocates nothing. Blocks of one step may run
+  // on several threads at once, so it writes only the block and its own state's elements.
+  virtual void update(const Block& block) = 0;
+  // Links whose update depends on every update at once (a global norm) say so and implement
+  // update_all instead: the step then materialises the updates that reach them.
+  virtual bool needs_all_updates() const { return false; }
+  virtual void update_all(Updates<array<float>>& /*updates*/) {}
   // The same maths recorded on the active tape.
   virtual void update_on_tape(Updates<Tensor>& updates) = 0;
   // The live state tensors, named "mu.0" (state, parameter index) etc.

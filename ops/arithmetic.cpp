@@ -1,48 +1,41 @@
-// add, sub, mul, div, neg, pow: broadcasting arithmetic.
+// add, sub, mul, div, neg, pow, affine: broadcasting arithmetic, and arithmetic with a number.
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
 
 namespace xg {
 using detail::accumulate;
 
+// The partial derivatives take (x, y, out) and work on numbers and on whole arrays alike.
 template <class T>
 TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "add", a, b, [](const auto& x, const auto& y) { return x + y; },
-      [](Node<T>& x, Node<T>& y, const array<T>& g, const array<T>&) {
-        accumulate(x, g, "add");
-        accumulate(y, g, "add");
-      });
+      [](const auto&, const auto&, const auto&) { return T(1); },
+      [](const auto&, const auto&, const auto&) { return T(1); });
 }
 
 template <class T>
 TensorT<T> sub(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "sub", a, b, [](const auto& x, const auto& y) { return x - y; },
-      [](Node<T>& x, Node<T>& y, const array<T>& g, const array<T>&) {
-        accumulate(x, g, "sub");
-        accumulate(y, -g, "sub");
-      });
+      [](const auto&, const auto&, const auto&) { return T(1); },
+      [](const auto&, const auto&, const auto&) { return T(-1); });
 }
 
 template <class T>
 TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "mul", a, b, [](const auto& x, const auto& y) { return x * y; },
-      [](Node<T>& x, Node<T>& y, const array<T>& g, const array<T>&) {
-        accumulate(x, g * y.value, "mul");
-        accumulate(y, g * x.value, "mul");
-      });
+      [](const auto&, const auto& y, const auto&) -> const auto& { return y; },
+      [](const auto& x, const auto&, const auto&) -> const auto& { return x; });
 }
 
 template <class T>
 TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "div", a, b, [](const auto& x, const auto& y) { return x / y; },
-      [](Node<T>& x, Node<T>& y, const array<T>& g, const array<T>& out) {
-        accumulate(x, g / y.value, "div");
-        accumulate(y, -g * out / y.value, "div");  // d(x/y)/dy = -(x/y)/y
-      });
+      [](const auto&, const auto& y, const auto&) { return T(1) / y; },
+      [](const auto&, const auto& y, const auto& out) { return -out / y; });  // d(x/y)/dy = -(x/y)/y
 }
 
 template <class T>
@@ -61,13 +54,25 @@ TensorT<T> pow(const TensorT<T>& x, scalar_of<T> p) {
       });
 }
 
+template <class T>
+TensorT<T> affine(const TensorT<T>& x, scalar_of<T> scale, scalar_of<T> shift) {
+  array<T> out = detail::new_buffer<T>(detail::to_shape(x.shape()));
+  const T* in = x.value().data();
+  T* o = out.data();
+  for (std::size_t k = 0; k < out.size(); ++k) o[k] = scale * in[k] + shift;
+  return detail::make_result<T>("affine", std::move(out), {&x}, [x = x.node(), scale](const array<T>& g, const array<T>&) {
+    detail::accumulate_elements(*x, g, [scale](std::size_t) { return scale; });
+  });
+}
+
 #define DECLARE(T)                                                    \
   template TensorT<T> add(const TensorT<T>&, const TensorT<T>&);      \
   template TensorT<T> sub(const TensorT<T>&, const TensorT<T>&);      \
   template TensorT<T> mul(const TensorT<T>&, const TensorT<T>&);      \
   template TensorT<T> div(const TensorT<T>&, const TensorT<T>&);      \
   template TensorT<T> neg(const TensorT<T>&);                         \
-  template TensorT<T> pow(const TensorT<T>&, scalar_of<T>);
+  template TensorT<T> pow(const TensorT<T>&, scalar_of<T>);         \
+  template TensorT<T> affine(const TensorT<T>&, scalar_of<T>, scalar_of<T>);
 XG_INSTANTIATE(DECLARE)
 
 }  // namespace xg

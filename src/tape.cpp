@@ -38,7 +38,7 @@ void Tape::record(std::shared_ptr<detail::NodeBase> node) {
 }
 
 template <class T>
-std::unordered_map<std::size_t, std::vector<array<T>>>& Tape::pool() {
+Tape::Pool<T>& Tape::pool() {
   if constexpr (std::is_same_v<T, float>)
     return pool_f32_;
   else
@@ -49,8 +49,8 @@ template <class T>
 array<T> Tape::take_buffer(const shape_type& shape) {
   std::size_t n = 1;
   for (auto d : shape) n *= d;
-  auto it = pool<T>().find(n);
-  if (it == pool<T>().end() || it->second.empty()) return array<T>::from_shape(shape);
+  auto it = pool<T>().buffers.find(n);
+  if (it == pool<T>().buffers.end() || it->second.empty()) return array<T>::from_shape(shape);
   array<T> buffer = std::move(it->second.back());
   it->second.pop_back();
   buffer.resize(shape);  // same element count: the storage is kept
@@ -58,20 +58,31 @@ array<T> Tape::take_buffer(const shape_type& shape) {
 }
 
 template <class T>
-static void recycle(detail::NodeBase& base, std::unordered_map<std::size_t, std::vector<array<T>>>& pool) {
-  auto* node = dynamic_cast<Node<T>*>(&base);
-  if (!node) return;
-  pool[node->value.size()].push_back(std::move(node->value));
-  if (node->grad.size() > 1) pool[node->grad.size()].push_back(std::move(node->grad));
+std::shared_ptr<Node<T>> Tape::take_node() {
+  auto& spare = pool<T>().nodes;
+  if (spare.empty()) return std::make_shared<Node<T>>();
+  std::shared_ptr<Node<T>> node = std::move(spare.back());
+  spare.pop_back();
+  return node;
+}
+
+template <class T>
+void Tape::take_back(std::shared_ptr<Node<T>> node) {
+  auto& buffers = pool<T>().buffers;
+  // Moved-from arrays are empty (size 0): what a node holds before an op fills it.
+  if (node->value.size()) buffers[node->value.size()].push_back(std::move(node->value));
+  if (node->grad.size()) buffers[node->grad.size()].push_back(std::move(node->grad));
+  node->reset();
+  pool<T>().nodes.push_back(std::move(node));
 }
 
 void Tape::clear() {
   for (auto& n : nodes_) n->release_graph();
   for (auto& n : nodes_) {
     n->tape = nullptr;
-    if (n.use_count() == 1) {  // nobody else holds it: its buffers serve the next step
-      recycle(*n, pool_f32_);
-      recycle(*n, pool_f64_);
+    if (n.use_count() == 1) {  // nobody else holds it: it and its buffers serve the next step
+      detail::NodeBase& node = *n;
+      node.give_back(*this, std::move(n));
     }
   }
   nodes_.clear();
@@ -88,13 +99,19 @@ void Tape::backward(const TensorT<T>& loss, BackwardOptions options) {
   if (loss.size() != 1)
     throw shape_error("backward: a loss of shape " + shape_string(loss.shape()) +
                       " has more than one element; pass a seed gradient of that shape");
-  array<T> seed = array<T>::from_shape(detail::to_shape(loss.shape()));
-  seed.fill(T(1));
-  backward(loss, seed, options);
+  walk(loss, [](array<T>& grad) { grad.data()[0] += T(1); }, options);
 }
 
 template <class T>
 void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options) {
+  if (!std::equal(seed.shape().begin(), seed.shape().end(), out.shape().begin(), out.shape().end()))
+    throw shape_error("backward: seed of shape " + shape_string(seed.shape()) +
+                      " for an output of shape " + shape_string(out.shape()));
+  walk(out, [&](array<T>& grad) { xt::noalias(grad) += seed; }, options);
+}
+
+template <class T, class Seed>
+void Tape::walk(const TensorT<T>& out, Seed&& seed, BackwardOptions options) {
   const auto& node = out.node();
   if (node->graph_freed)
     throw graph_error(std::string("backward: the graph behind '") + node->op +
@@ -105,14 +122,11 @@ void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions
     throw graph_error(std::string("backward: the tensor (op '") + node->op +
                       "') is not on this tape; record it while the tape is active, with an "
                       "input that requires gradients");
-  if (!std::equal(seed.shape().begin(), seed.shape().end(), out.shape().begin(), out.shape().end()))
-    throw shape_error("backward: seed of shape " + shape_string(seed.shape()) +
-                      " for an output of shape " + shape_string(out.shape()));
 
   const std::size_t last = node->tape_index;
   // Gradients of recorded (intermediate) nodes belong to one backward pass only.
   for (std::size_t i = 0; i <= last; ++i) nodes_[i]->has_grad = false;
-  xt::noalias(detail::ensure_grad(*node)) += seed;
+  seed(detail::ensure_grad(*node));
   ++backward_count_;
   const bool check = detect_anomaly();
   for (std::size_t i = last + 1; i-- > 0;) {
@@ -127,6 +141,10 @@ void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions
 
 template array<float> Tape::take_buffer<float>(const shape_type&);
 template array<double> Tape::take_buffer<double>(const shape_type&);
+template std::shared_ptr<Node<float>> Tape::take_node<float>();
+template std::shared_ptr<Node<double>> Tape::take_node<double>();
+template void Tape::take_back<float>(std::shared_ptr<Node<float>>);
+template void Tape::take_back<double>(std::shared_ptr<Node<double>>);
 template void Tape::backward<float>(const TensorT<float>&, BackwardOptions);
 template void Tape::backward<double>(const TensorT<double>&, BackwardOptions);
 template void Tape::backward<float>(const TensorT<float>&, const array<float>&, BackwardOptions);

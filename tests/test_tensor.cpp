@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(anomaly_mode_names_the_forward_op_the_step_and_the_input_ra
     (void)log(x * 1.0);
     BOOST_FAIL("expected numeric_error");
   } catch (const numeric_error& e) {
-    BOOST_TEST(message_has(e, {"'log'", "step 1", "input 0 ('mul') range [-2"}));
+    BOOST_TEST(message_has(e, {"'log'", "step 1", "input 0 ('affine') range [-2"}));
   }
 }
 

@@ -22,6 +22,9 @@ template <class T> TensorT<T> mul(const TensorT<T>& a, const TensorT<T>& b);
 template <class T> TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b);
 template <class T> TensorT<T> neg(const TensorT<T>& x);
 template <class T> TensorT<T> pow(const TensorT<T>& x, scalar_of<T> exponent);
+// scale * x + shift: what x * s, s * x, x + s, s + x, x - s and s - x record (one op, and no
+// tensor made for the number).
+template <class T> TensorT<T> affine(const TensorT<T>& x, scalar_of<T> scale, scalar_of<T> shift);
 
 // ops/math.cpp
 template <class T> TensorT<T> exp(const TensorT<T>& x);
@@ -100,12 +103,12 @@ template <class T> TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b
 template <class T> TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) { return mul(a, b); }
 template <class T> TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) { return div(a, b); }
 template <class T> TensorT<T> operator-(const TensorT<T>& x) { return neg(x); }
-template <class T> TensorT<T> operator+(const TensorT<T>& a, scalar_of<T> s) { return add(a, TensorT<T>::scalar(s)); }
-template <class T> TensorT<T> operator+(scalar_of<T> s, const TensorT<T>& a) { return add(TensorT<T>::scalar(s), a); }
-template <class T> TensorT<T> operator-(const TensorT<T>& a, scalar_of<T> s) { return sub(a, TensorT<T>::scalar(s)); }
-template <class T> TensorT<T> operator-(scalar_of<T> s, const TensorT<T>& a) { return sub(TensorT<T>::scalar(s), a); }
-template <class T> TensorT<T> operator*(const TensorT<T>& a, scalar_of<T> s) { return mul(a, TensorT<T>::scalar(s)); }
-template <class T> TensorT<T> operator*(scalar_of<T> s, const TensorT<T>& a) { return mul(TensorT<T>::scalar(s), a); }
+template <class T> TensorT<T> operator+(const TensorT<T>& a, scalar_of<T> s) { return affine(a, T(1), s); }
+template <class T> TensorT<T> operator+(scalar_of<T> s, const TensorT<T>& a) { return affine(a, T(1), s); }
+template <class T> TensorT<T> operator-(const TensorT<T>& a, scalar_of<T> s) { return affine(a, T(1), -s); }
+template <class T> TensorT<T> operator-(scalar_of<T> s, const TensorT<T>& a) { return affine(a, T(-1), s); }
+template <class T> TensorT<T> operator*(const TensorT<T>& a, scalar_of<T> s) { return affine(a, s, T(0)); }
+template <class T> TensorT<T> operator*(scalar_of<T> s, const TensorT<T>& a) { return affine(a, s, T(0)); }
 template <class T> TensorT<T> operator/(const TensorT<T>& a, scalar_of<T> s) { return div(a, TensorT<T>::scalar(s)); }
 template <class T> TensorT<T> operator/(scalar_of<T> s, const TensorT<T>& a) { return div(TensorT<T>::scalar(s), a); }
 

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstddef>
 #include <optional>
-#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -12,13 +11,15 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "xgrad/detail/inline_function.hpp"
 #include "xgrad/errors.hpp"
 
 namespace xg {
 
 template <class T>
 using array = xt::xarray<T>;
-using shape_type = std::vector<std::size_t>;
+// Up to four dimensions inline (xtensor's own shape type): shapes cost no allocation.
+using shape_type = xt::svector<std::size_t, 4>;
 
 class Tape;
 
@@ -29,6 +30,16 @@ struct NodeBase {
   virtual void release_graph() = 0;
   virtual bool value_is_finite() const = 0;
   virtual bool grad_is_finite() const = 0;
+  // Hands a node no one else holds back to the tape, which reuses it and its buffers.
+  virtual void give_back(Tape& tape, std::shared_ptr<NodeBase> self) = 0;
+  // Back to a new node's state, for reuse.
+  void reset() {
+    op = "leaf";
+    requires_grad = has_grad = graph_freed = false;
+    tape = nullptr;
+    tape_index = 0;
+    inputs = {};
+  }
 
   const char* op = "leaf";   // the op that produced this node ("leaf" for inputs and parameters)
   bool requires_grad = false;
@@ -45,10 +56,13 @@ struct NodeBase {
 // ops like exp or sigmoid need not save it) and adds to its inputs' gradients.
 template <class T>
 struct Node final : detail::NodeBase {
-  using backward_fn = std::function<void(const array<T>& grad_out, const array<T>& out)>;
+  // Room for the captures of every op's closure (its input nodes and a few numbers), so that
+  // recording an op allocates nothing.
+  using backward_fn = detail::InlineFunction<void(const array<T>& grad_out, const array<T>& out), 128>;
 
-  array<T> value;
-  array<T> grad;
+  // Empty until an op fills them: a default xarray would allocate one element.
+  array<T> value = array<T>::from_shape({0});
+  array<T> grad = array<T>::from_shape({0});
   backward_fn backward;
 
   void run_backward() override {
@@ -60,6 +74,7 @@ struct Node final : detail::NodeBase {
       graph_freed = true;
     }
   }
+  void give_back(Tape& tape, std::shared_ptr<detail::NodeBase> self) override;
   bool value_is_finite() const override { return all_finite(value); }
   bool grad_is_finite() const override { return !has_grad || all_finite(grad); }
   static bool all_finite(const array<T>& a) {
@@ -152,19 +167,40 @@ class Tape {
   static Tape* active();
   void record(std::shared_ptr<detail::NodeBase> node);
 
+  // A buffer of that shape: one that clear() took back from an unreferenced node of the same
+  // element count, or a new one.
   template <class T>
   array<T> take_buffer(const shape_type& shape);
+  // A fresh node: one that clear() took back, or a new one.
+  template <class T>
+  std::shared_ptr<Node<T>> take_node();
+  // Keeps an unreferenced node's buffers and the node itself for later steps (Node::give_back).
+  template <class T>
+  void take_back(std::shared_ptr<Node<T>> node);
 
  private:
+  template <class T, class Seed>
+  void walk(const TensorT<T>& out, Seed&& seed, BackwardOptions options);
+
   template <class T>
-  std::unordered_map<std::size_t, std::vector<array<T>>>& pool();
+  struct Pool {
+    std::unordered_map<std::size_t, std::vector<array<T>>> buffers;  // by element count
+    std::vector<std::shared_ptr<Node<T>>> nodes;
+  };
+  template <class T>
+  Pool<T>& pool();
 
   std::vector<std::shared_ptr<detail::NodeBase>> nodes_;
-  std::unordered_map<std::size_t, std::vector<array<float>>> pool_f32_;
-  std::unordered_map<std::size_t, std::vector<array<double>>> pool_f64_;
+  Pool<float> pool_f32_;
+  Pool<double> pool_f64_;
   Tape* previous_ = nullptr;
   std::size_t backward_count_ = 0;
 };
+
+template <class T>
+void Node<T>::give_back(Tape& tape, std::shared_ptr<detail::NodeBase> self) {
+  tape.take_back(std::static_pointer_cast<Node<T>>(std::move(self)));
+}
 
 // While alive, ops on this thread record nothing and their outputs do not require gradients.
 class NoGrad {

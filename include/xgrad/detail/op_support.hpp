@@ -20,6 +20,13 @@ array<T> new_buffer(const shape_type& shape) {
   return array<T>::from_shape(shape);
 }
 
+// A node for an op's output (or a saved buffer): one the active tape took back, if it has one.
+template <class T>
+std::shared_ptr<Node<T>> new_node() {
+  if (Tape* tape = Tape::active()) return tape->take_node<T>();
+  return std::make_shared<Node<T>>();
+}
+
 template <class S>
 shape_type to_shape(const S& s) {
   return shape_type(s.begin(), s.end());
@@ -80,7 +87,7 @@ array<T>& ensure_grad(Node<T>& node) {
 // the active tape, so that tape.clear() recycles it like an output; op names whose buffer it is.
 template <class T>
 std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
-  auto node = std::make_shared<Node<T>>();
+  auto node = new_node<T>();
   node->value = new_buffer<T>(shape);
   node->op = op;
   if (Tape* tape = Tape::active()) tape->record(node);
@@ -127,7 +134,7 @@ template <class T, class Inputs>
 // gradients are enabled and some input requires them; otherwise it is a constant.
 template <class T, class Inputs, class Backward>
 TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs, Backward&& backward) {
-  auto node = std::make_shared<Node<T>>();
+  auto node = new_node<T>();
   node->value = std::move(value);
   node->op = op;
   if (detect_anomaly() && !node->value_is_finite()) throw_forward_anomaly(*node, inputs);

@@ -12,11 +12,11 @@ int main() {
   Tensor w = Tensor::scalar(0.0f, true);
   Tape tape;
   auto step = [&] {
+    tape.clear();  // first, as a training loop does: last step's cost is gone, so its node is reused
     Tensor cost = w * w - 10.0f * w + 25.0f;
     tape.backward(cost);
-    w.value() -= 0.01f * w.grad();
+    w.value()() -= 0.01f * w.grad()();  // a number: an xtensor expression would make a temporary
     w.zero_grad();
-    tape.clear();
   };
   for (int i = 0; i < 1000; ++i) step();
   std::vector<double> per_step_ns;

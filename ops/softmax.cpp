@@ -80,12 +80,13 @@ TensorT<T> softmax_op(const char* op, const TensorT<T>& x, long axis) {
   });
 }
 
-// log_softmax over the rows of (N, C) logits, into a buffer of the same shape.
+// log_softmax over the rows of (N, C) logits, into a buffer the op saves for its backward.
 template <class T>
-array<T> log_softmax_rows(const TensorT<T>& logits) {
+std::shared_ptr<Node<T>> log_softmax_rows(const TensorT<T>& logits) {
   const std::size_t n = logits.shape()[0], c = logits.shape()[1];
-  array<T> logp = detail::new_buffer<T>({n, c});
-  for (std::size_t i = 0; i < n; ++i) softmax_line<true>(logits.value().data() + i * c, logp.data() + i * c, c, unit_stride{});
+  auto logp = detail::saved_buffer<T>("cross_entropy", {n, c});
+  for (std::size_t i = 0; i < n; ++i)
+    softmax_line<true>(logits.value().data() + i * c, logp->value.data() + i * c, c, unit_stride{});
   return logp;
 }
 
@@ -113,20 +114,23 @@ template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) {
   const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
   detail::check_labels("cross_entropy", labels, c);
-  array<T> probs = log_softmax_rows(logits);
+  const auto probs = log_softmax_rows(logits);
+  T* p = probs->value.data();
   T total = 0;
-  for (std::size_t i = 0; i < n; ++i) total -= probs.data()[i * c + labels[i]];
-  for (auto& v : probs) v = std::exp(v);
+  for (std::size_t i = 0; i < n; ++i) total -= p[i * c + labels[i]];
+  for (std::size_t j = 0; j < n * c; ++j) p[j] = std::exp(p[j]);
+  // The labels as numbers (exact up to 2^24 classes), in a buffer the tape recycles like the rest.
+  const auto classes = detail::saved_buffer<T>("cross_entropy", {n});
+  for (std::size_t i = 0; i < n; ++i) classes->value.data()[i] = T(labels[i]);
   return detail::make_result<T>(
       "cross_entropy", scalar_buffer(total / T(n)), {&logits},
-      [z = logits.node(), probs = std::move(probs), labels = std::vector<int>(labels.begin(), labels.end()), n,
-       c](const array<T>& g, const array<T>&) {
+      [z = logits.node(), probs, classes, n, c](const array<T>& g, const array<T>&) {
         if (!z->requires_grad) return;
         const T scale = g() / T(n);
         T* gz = detail::ensure_grad(*z).data();
-        const T* p = probs.data();
+        const T* p = probs->value.data();
         for (std::size_t j = 0; j < n * c; ++j) gz[j] += scale * p[j];
-        for (std::size_t i = 0; i < n; ++i) gz[i * c + labels[i]] -= scale;
+        for (std::size_t i = 0; i < n; ++i) gz[i * c + std::size_t(classes->value.data()[i])] -= scale;
       });
 }
 
@@ -136,30 +140,34 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
 template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
   const auto [n, c] = detail::targets_shape("cross_entropy", logits, targets);
-  array<T> probs = log_softmax_rows(logits);
+  const auto probs = log_softmax_rows(logits);
+  T* p = probs->value.data();
   const T* t = targets.value().data();
   T total = 0;
-  for (std::size_t j = 0; j < n * c; ++j) total -= t[j] * probs.data()[j];
-  array<T> logp;  // kept only when the targets need their gradient
-  if (targets.requires_grad()) logp = probs;
-  for (auto& v : probs) v = std::exp(v);
+  for (std::size_t j = 0; j < n * c; ++j) total -= t[j] * p[j];
+  std::shared_ptr<Node<T>> logp;  // kept only when the targets need their gradient
+  if (targets.requires_grad()) {
+    logp = detail::saved_buffer<T>("cross_entropy", {n, c});
+    std::copy_n(p, n * c, logp->value.data());
+  }
+  for (std::size_t j = 0; j < n * c; ++j) p[j] = std::exp(p[j]);
   return detail::make_result<T>(
       "cross_entropy", scalar_buffer(total / T(n)), {&logits, &targets},
-      [z = logits.node(), tn = targets.node(), probs = std::move(probs), logp = std::move(logp), n,
-       c](const array<T>& g, const array<T>&) {
+      [z = logits.node(), tn = targets.node(), probs, logp, n, c](const array<T>& g, const array<T>&) {
         const T scale = g() / T(n);
         const T* t = tn->value.data();
+        const T* p = probs->value.data();
         if (z->requires_grad) {
           T* gz = detail::ensure_grad(*z).data();
           for (std::size_t i = 0; i < n; ++i) {
             T row = 0;
             for (std::size_t j = 0; j < c; ++j) row += t[i * c + j];
-            for (std::size_t j = 0; j < c; ++j) gz[i * c + j] += scale * (probs.data()[i * c + j] * row - t[i * c + j]);
+            for (std::size_t j = 0; j < c; ++j) gz[i * c + j] += scale * (p[i * c + j] * row - t[i * c + j]);
           }
         }
         if (tn->requires_grad) {
           T* gt = detail::ensure_grad(*tn).data();
-          for (std::size_t j = 0; j < n * c; ++j) gt[j] -= scale * logp.data()[j];
+          for (std::size_t j = 0; j < n * c; ++j) gt[j] -= scale * logp->value.data()[j];
         }
       });
 }

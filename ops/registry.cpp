@@ -123,8 +123,7 @@ std::vector<OpEntry> optimizer_entries() {
          [](const Inputs& in) {
            Tensor64 mu = in[2], nu = in[3];
            const Tensor64 beta1 = as_rate(in[4]), beta2 = as_rate(in[5]);
-           const Tensor64 direction = rules::adam(in[1], mu, nu, beta1, beta2, in[6], rules::bias_correction(beta1, 3),
-                                                  rules::bias_correction(beta2, 3));
+           const Tensor64 direction = rules::adam(in[1], mu, nu, beta1, beta2, in[6], rules::adam_scales(beta1, beta2, 3));
            return descend(in[0], direction, in[7]) + mu + nu;
          }}},
        Domain::positive},

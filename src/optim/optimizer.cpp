@@ -32,7 +32,7 @@ void Optimizer::step() {
   collect_active();
   if (active_.empty()) return;
   ++step_;
-  for (auto& link : chain_.links) link->begin_step(params_, active_);
+  for (auto& link : chain_.links) link->begin_step(params_, active_, {step_, epoch_});
   NoGrad no_grad;
   // The chain runs block by block between the links that need every update at once (rare:
   // clip_by_global_norm); only before those are the updates written out in full.
@@ -80,7 +80,7 @@ std::vector<Tensor> Optimizer::differentiable_step() {
   std::vector<Tensor> updated = params_;
   if (active_.empty()) return updated;
   ++step_;
-  for (auto& link : chain_.links) link->begin_step(params_, active_);
+  for (auto& link : chain_.links) link->begin_step(params_, active_, {step_, epoch_});
   std::vector<Tensor> values(params_.size());
   for (std::size_t i : active_) values[i] = Tensor(params_[i].grad());  // the gradient enters as a constant
   Updates<Tensor> updates{values, active_, params_, {step_, epoch_}};

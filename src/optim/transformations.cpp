@@ -116,9 +116,13 @@ class ScaleByAdam final : public Transformation {
     mu_ = zeros_like(params);
     nu_ = zeros_like(params);
   }
-  void update(const Block& b) override { run(b, m_.beta1.value(), m_.beta2.value(), m_.eps.value()); }
+  void begin_step(const std::vector<Tensor>&, std::span<const std::size_t>, const StepContext& c) override {
+    scales_ = rules::adam_scales(m_.beta1.value(), m_.beta2.value(), c.step);  // once a step, not once a block
+  }
+  void update(const Block& b) override { run(b, m_.beta1.value(), m_.beta2.value(), m_.eps.value(), scales_); }
   void update_on_tape(Updates<Tensor>& u) override {
-    run(u, m_.beta1.tensor(), m_.beta2.tensor(), m_.eps.tensor());
+    const Tensor beta1 = m_.beta1.tensor(), beta2 = m_.beta2.tensor();
+    run(u, beta1, beta2, m_.eps.tensor(), rules::adam_scales(beta1, beta2, u.context.step));
   }
   NamedTensors state() override {
     NamedTensors s = per_parameter("mu", mu_);
@@ -127,15 +131,14 @@ class ScaleByAdam final : public Transformation {
   }
 
  private:
-  // One fused pass per parameter: both moments, the bias correction and the direction.
+  // One fused loop per block: both moments, the bias correction and the direction.
   template <class U, class H>
-  void run(U& u, const H& beta1, const H& beta2, const H& eps) {
-    const H c1 = rules::bias_correction(beta1, u.context.step);
-    const H c2 = rules::bias_correction(beta2, u.context.step);
+  void run(U& u, const H& beta1, const H& beta2, const H& eps, const rules::AdamScales<H>& scales) {
     update_each(
-        u, [=](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, c1, c2); },
+        u, [=](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, scales); },
         mu_, nu_);
   }
+  rules::AdamScales<float> scales_{};
   AdamMoments m_;
   std::vector<Tensor> mu_, nu_;
 };
@@ -231,7 +234,7 @@ class ScaleByHypergradientLr final : public Transformation {
       throw value_error("scale_by_hypergradient_lr: hyper_lr = " + number(hyper_lr) + " is negative");
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
-  void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active) override {
+  void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active, const StepContext&) override {
     if (!grad_enabled())
       throw graph_error("scale_by_hypergradient_lr: step() ran under NoGrad, but the learning rate's gradient "
                         "comes from the tape; call step() with gradients enabled");

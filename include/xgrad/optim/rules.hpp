@@ -36,14 +36,25 @@ V rmsprop(const V& g, V& mean_square, const H& beta, const H& eps) {
   return g / (sqrt(mean_square) + eps);
 }
 
-// correction1 and correction2 are bias_correction(beta1, step) and bias_correction(beta2, step).
+// Adam's per-step numbers, 1 / bias_correction(beta1) and 1 / sqrt(bias_correction(beta2)), worked
+// out once a step so that an element costs one division and one square root.
+template <class H>
+struct AdamScales {
+  H inv_c1, inv_sqrt_c2;
+};
+template <class H>
+AdamScales<H> adam_scales(const H& beta1, const H& beta2, long step) {
+  using std::sqrt;
+  return {1 / bias_correction(beta1, step), 1 / sqrt(bias_correction(beta2, step))};
+}
+
+// m_hat / (sqrt(v_hat) + eps) with m_hat = mu / c1 and sqrt(v_hat) = sqrt(nu) / sqrt(c2).
 template <class V, class H>
-V adam(const V& g, V& mu, V& nu, const H& beta1, const H& beta2, const H& eps, const H& correction1,
-       const H& correction2) {
+V adam(const V& g, V& mu, V& nu, const H& beta1, const H& beta2, const H& eps, const AdamScales<H>& scales) {
   using std::sqrt;
   mu = beta1 * mu + (1 - beta1) * g;
   nu = beta2 * nu + (1 - beta2) * g * g;
-  return (mu / correction1) / (sqrt(nu / correction2) + eps);
+  return (mu * scales.inv_c1) / (sqrt(nu) * scales.inv_sqrt_c2 + eps);
 }
 
 // u + lambda p: decoupled weight decay after the moments (AdamW), coupled L2 before them.

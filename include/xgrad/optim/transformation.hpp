@@ -71,7 +71,8 @@ class Transformation {
   virtual void init(const std::vector<Tensor>& /*params*/) {}
   // Runs at the start of each step, with gradients enabled and before any link updates: where a link
   // that learns its own hyperparameters from the tape does it.
-  virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/) {}
+  virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/,
+                          const StepContext& /*context*/) {}
   // In place over one block of contiguous floats; allocates nothing. Blocks of one step may run
   // on several threads at once, so it writes only the block and its own state's elements.
   virtual void update(const Block& block) = 0;

@@ -329,6 +329,17 @@ BOOST_AUTO_TEST_CASE(asha_takes_the_best_trials_to_the_top_rung_and_stops_the_wo
   BOOST_TEST(trials.front().config["quality"] == ranked.front());
 }
 
+BOOST_AUTO_TEST_CASE(asha_with_a_virtual_worker_per_trial_is_synchronous_successive_halving) {
+  tune::SearchOptions options{.trials = 27, .eta = 3, .min_budget = 1, .max_budget = 9, .seed = 5, .asha_workers = 27};
+  const auto synchronous = tune::search(quality_space(), known_quality(), options);
+  options.scheduler = tune::Scheduler::asha;
+  const auto asynchronous = tune::search(quality_space(), known_quality(), options);
+  for (std::size_t i = 0; i < synchronous.size(); ++i) {
+    BOOST_TEST(synchronous[i].id == asynchronous[i].id);
+    BOOST_TEST(synchronous[i].rung == asynchronous[i].rung);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_search_options_throw_value_errors_naming_the_option) {
   const auto search_with = [](tune::SearchOptions options) {
     return error_message([&] { tune::search(quality_space(), known_quality(), options); });

@@ -136,7 +136,7 @@ class Asha {
     std::size_t slot;
   };
 
-  // Called with mutex_ held.
+  // Everything from here on runs with mutex_ held.
   void start(std::size_t slot, int rung) {
     const double used = rung > 0 ? budgets_[std::size_t(rung) - 1] : 0;
     started_rung_[slot] = rung;
@@ -174,9 +174,10 @@ class Asha {
     if (trial.error.empty()) {
       std::vector<Result>& done = completed_[rung];
       const Result result{trial.score, slot};
-      done.insert(std::upper_bound(done.begin(), done.end(), result, [&](const Result& a, const Result& b) {
-                    return ranks_before(a.score, slots_[a.slot].trial.id, b.score, slots_[b.slot].trial.id);
-                  }),
+      done.insert(std::upper_bound(done.begin(), done.end(), result,
+                                   [](const Result& a, const Result& b) {  // slots are in id order
+                                     return ranks_before(a.score, a.slot, b.score, b.slot);
+                                   }),
                   result);
       // Ranks only fall as results come in: past the best floor(trials / eta) a trial can never be
       // promoted from this rung, so its model can go.

@@ -1,6 +1,7 @@
 // Tunes the Fashion-MNIST MLP (Linear -> BatchNorm -> ReLU, widths h and h/2, AdamW): learning rate,
-// beta1, hidden width, batch size and weight decay, by random search under successive halving (budget
-// unit: epochs of the training split, fractions allowed) with trials in parallel, over coarse-to-fine
+// beta1, hidden width, batch size and weight decay, by random search under successive halving,
+// synchronous or asynchronous (ASHA), or median stopping (budget unit: epochs of the training split,
+// fractions allowed) with trials in parallel, over coarse-to-fine
 // rounds; then retrains the best configuration and the default one the same way and compares them
 // on the test set. Writes trials.csv, trials.png, best.json and each retrain's fit() files to --out.
 #include <chrono>
@@ -68,16 +69,20 @@ train::Evaluation retrain(const tune::Config& c, const data::Dataset& data, int 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Tune the Fashion-MNIST MLP: random search, successive halving, coarse to fine"};
+  CLI::App app{"Tune the Fashion-MNIST MLP: random search, successive halving (synchronous or ASHA), coarse to fine"};
   std::size_t trials = 40, keep = 5, train_examples = 0;
-  int rounds = 2, threads = 1, retrain_epochs = 10;
+  int rounds = 2, threads = 1, asha_workers = 4, retrain_epochs = 10;
   double eta = 3, min_budget = 0.25, max_budget = 2.25;
   std::uint64_t seed = 0;
   std::string scheduler = "halving", out = "out/tune_fashion_mnist", data_dir = data::FashionMnistOptions{}.dir;
   app.add_option("--trials", trials, "trials per coarse-to-fine round")->capture_default_str();
   app.add_option("--rounds", rounds, "coarse-to-fine rounds")->capture_default_str();
   app.add_option("--keep", keep, "best trials each round narrows the ranges around")->capture_default_str();
-  app.add_option("--scheduler", scheduler, "halving (successive halving) or median (median stopping)")->capture_default_str();
+  app.add_option("--scheduler", scheduler, "halving (successive halving), asha (asynchronous successive halving) or median (median stopping)")
+      ->check(CLI::IsMember({"halving", "asha", "median"}))
+      ->capture_default_str();
+  app.add_option("--asha-workers", asha_workers, "ASHA's virtual workers: jobs in flight at once, whatever --threads")
+      ->capture_default_str();
   app.add_option("--eta", eta, "successive halving keeps 1/eta per rung; budgets grow by eta")->capture_default_str();
   app.add_option("--min-budget", min_budget, "first rung's budget, in epochs")->capture_default_str();
   app.add_option("--max-budget", max_budget, "last rung's budget, in epochs")->capture_default_str();
@@ -91,8 +96,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (scheduler != "halving" && scheduler != "median")
-      throw value_error("--scheduler must be halving or median, got '" + scheduler + "'");
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     const std::filesystem::path out_dir(out);
     const data::Dataset data = data::fashion_mnist({.dir = data_dir, .seed = seed});
@@ -108,17 +111,23 @@ int main(int argc, char** argv) {
     };
     const tune::SearchOptions search{
         .trials = trials,
-        .scheduler = scheduler == "halving" ? tune::Scheduler::successive_halving : tune::Scheduler::median_stopping,
+        .scheduler = scheduler == "asha"     ? tune::Scheduler::asha
+                     : scheduler == "median" ? tune::Scheduler::median_stopping
+                                             : tune::Scheduler::successive_halving,
         .eta = eta, .min_budget = min_budget, .max_budget = max_budget, .seed = seed, .threads = threads,
+        .asha_workers = asha_workers,
         .on_rung_end = [](const tune::Trial& t) {
           std::printf("round %d trial %3zu rung %d (%.2f epochs)  val acc %6.2f%%  loss %.4f  %5.1fs  %s%s%s\n", t.round,
                       t.id, t.rung, t.budget, 100 * t.score.accuracy, t.score.loss, t.seconds,
                       describe(t.config).c_str(), t.error.empty() ? "" : "  failed: ", t.error.c_str());
           std::fflush(stdout);
         }};
-    std::printf("%zu trials x %d rounds on %zu training examples, rungs of", trials, rounds, trial_data.train.size());
+    std::printf("%zu trials x %d rounds on %zu training examples, %s, rungs of", trials, rounds, trial_data.train.size(),
+                scheduler.c_str());
     for (double b : tune::rung_budgets(search)) std::printf(" %.3g", b);
-    std::printf(" epochs, %d at a time\n", threads);
+    std::printf(" epochs, %d at a time", threads);
+    if (search.scheduler == tune::Scheduler::asha) std::printf(" (%d virtual workers)", asha_workers);
+    std::printf("\n");
 
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<tune::Trial> results =

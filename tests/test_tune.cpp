@@ -1,6 +1,6 @@
 // Hyperparameter tuning on synthetic objectives: samplers spread samples on the right scale,
-// coarse-to-fine narrows around the best points, successive halving and median stopping keep the
-// right trials, and parallel runs give exactly the serial results.
+// coarse-to-fine narrows around the best points, successive halving (synchronous and ASHA) and median
+// stopping keep the right trials, and parallel runs give exactly the serial results.
 #define BOOST_TEST_MODULE tune
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -22,6 +22,17 @@ std::vector<double> draw(const tune::Distribution& d, std::size_t n, std::uint64
   std::vector<double> xs;
   for (std::size_t i = 0; i < n; ++i) xs.push_back(d.sample(gen));
   return xs;
+}
+
+// The message of the value_error that make() throws.
+template <class Make>
+std::string error_message(Make make) {
+  try {
+    make();
+  } catch (const value_error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 std::size_t count_in(const std::vector<double>& xs, double low, double high) {
@@ -62,6 +73,34 @@ tune::SearchSpace quality_space() {
   space.add("quality", tune::uniform(0, 1)).add("lr", tune::log_uniform(1e-4, 1));
   return space;
 }
+
+// Configurations with the given qualities, in this order: trial i gets qualities[i].
+std::vector<tune::Config> with_qualities(const std::vector<double>& qualities) {
+  std::vector<tune::Config> configs;
+  for (double q : qualities) configs.emplace_back(std::map<std::string, double>{{"quality", q}});
+  return configs;
+}
+
+// A trial's rung as the search reports it.
+struct Job {
+  std::size_t id;
+  int rung;
+  bool operator==(const Job&) const = default;
+};
+std::ostream& operator<<(std::ostream& out, const Job& job) { return out << "(" << job.id << ", " << job.rung << ")"; }
+
+// Each job in the order the search reports them.
+struct JobLog {
+  std::vector<Job> jobs;
+  std::function<void(const tune::Trial&)> recorder() {
+    return [this](const tune::Trial& t) { jobs.push_back({t.id, t.rung}); };
+  }
+  std::vector<std::size_t> per_rung(std::size_t rungs) const {
+    std::vector<std::size_t> n(rungs);
+    for (const Job& job : jobs) ++n[std::size_t(job.rung)];
+    return n;
+  }
+};
 
 std::vector<double> qualities(const std::vector<tune::Trial>& trials) {
   std::vector<double> q;
@@ -123,20 +162,12 @@ BOOST_AUTO_TEST_CASE(uniform_int_range_and_choice_cover_their_values_evenly) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_ranges_throw_value_errors_naming_the_distribution_and_the_range) {
-  auto message = [](auto make) {
-    try {
-      make();
-    } catch (const value_error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  BOOST_TEST(message([] { tune::log_uniform(0, 1); }).find("log_uniform: the range [0, 1]") != std::string::npos);
-  BOOST_TEST(message([] { tune::one_minus_log_uniform(0.9, 1); }).find("one_minus_log_uniform") != std::string::npos);
-  BOOST_TEST(message([] { tune::uniform(2, 1); }).find("[2, 1]") != std::string::npos);
-  BOOST_TEST(message([] { tune::int_range(5, 1); }).find("int_range") != std::string::npos);
-  BOOST_TEST(message([] { tune::choice({}); }).find("choice") != std::string::npos);
-  BOOST_TEST(message([] { tune::Config{}["lr"]; }).find("'lr'") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::log_uniform(0, 1); }).find("log_uniform: the range [0, 1]") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::one_minus_log_uniform(0.9, 1); }).find("one_minus_log_uniform") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::uniform(2, 1); }).find("[2, 1]") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::int_range(5, 1); }).find("int_range") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::choice({}); }).find("choice") != std::string::npos);
+  BOOST_TEST(error_message([] { tune::Config{}["lr"]; }).find("'lr'") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_grid_enumerates_every_combination_of_discrete_choices_and_refuses_continuous_ones) {
@@ -221,17 +252,159 @@ BOOST_AUTO_TEST_CASE(median_stopping_keeps_the_trials_at_or_above_each_rungs_med
   }
 }
 
+// ASHA with one virtual worker, worked by hand (eta 3, budgets 1, 3, 9, trial 0 the best, then 1,
+// 2...). A job's virtual duration is its budget increment. t=0: start 0. t=1: start 1. t=2: start 2.
+// t=3: rung 0 has 3 results, the best third is {0}: promote 0 (to t=5). t=5: rung 1 has 1 result, no
+// third yet; {0} already promoted: start 3. t=6, 7: start 4, 5. t=8: rung 0 has 6 results, best
+// third {0, 1}: promote 1. t=10, 11, 12: start 6, 7, 8. t=13: 9 results, promote 2. t=15: rung 1
+// has {0, 1, 2}: promote 0 to rung 2. Here ASHA ends where synchronous halving would: 9, 3, 1 jobs.
+BOOST_AUTO_TEST_CASE(asha_with_one_worker_follows_the_hand_worked_order) {
+  JobLog log;
+  const auto trials = tune::search(with_qualities({0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1}), known_quality(),
+                                   {.scheduler = tune::Scheduler::asha, .eta = 3, .min_budget = 1, .max_budget = 9,
+                                    .asha_workers = 1, .on_rung_end = log.recorder()});
+  const std::vector<Job> expected{{0, 0}, {1, 0}, {2, 0}, {0, 1}, {3, 0}, {4, 0}, {5, 0},
+                                                          {1, 1}, {6, 0}, {7, 0}, {8, 0}, {2, 1}, {0, 2}};
+  BOOST_TEST(log.jobs == expected, boost::test_tools::per_element());
+  for (const auto& t : trials) {
+    BOOST_TEST_INFO("trial " << t.id);
+    BOOST_TEST(t.rung == (t.id == 0 ? 2 : t.id < 3 ? 1 : 0));
+    BOOST_TEST(t.budget == std::vector<double>({1, 3, 9})[std::size_t(t.rung)]);
+  }
+}
+
+// The other way round (each trial better than all before it), every new result is the best of its
+// rung so far and gets promoted: ASHA's price for not waiting is extra promotions, 9, 7 and 5 jobs
+// where synchronous halving runs 9, 3 and 1.
+BOOST_AUTO_TEST_CASE(asha_promotes_more_than_synchronous_halving_when_results_improve_over_time) {
+  JobLog log;
+  const auto trials = tune::search(with_qualities({0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}), known_quality(),
+                                   {.scheduler = tune::Scheduler::asha, .eta = 3, .min_budget = 1, .max_budget = 9,
+                                    .asha_workers = 1, .on_rung_end = log.recorder()});
+  BOOST_TEST(log.per_rung(3) == std::vector<std::size_t>({9, 7, 5}), boost::test_tools::per_element());
+  for (const auto& t : trials) BOOST_TEST(t.rung == (t.id >= 4 ? 2 : t.id >= 2 ? 1 : 0));
+}
+
+// Three virtual workers, the same trials as the hand-worked case. t=1: 0, 1, 2 end; promote 0 (to
+// t=3), start 3 and 4. t=2: start 5 and 6. t=3: promote 1, start 7 and 8. t=4: promote 2; the third
+// worker idles. t=6: promote 0 to rung 2. Trial 0's rung 1 ends before trials 5 to 8 end rung 0:
+// the promotion did not wait for rung 0 to fill, as synchronous halving does.
+BOOST_AUTO_TEST_CASE(asha_promotes_before_the_bottom_rung_is_full) {
+  const auto configs = with_qualities({0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1});
+  tune::SearchOptions options{.scheduler = tune::Scheduler::asha, .eta = 3, .min_budget = 1, .max_budget = 9,
+                              .asha_workers = 3};
+  JobLog asha;
+  options.on_rung_end = asha.recorder();
+  const auto trials = tune::search(configs, known_quality(), options);
+  const std::vector<Job> expected{{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {0, 1}, {5, 0},
+                                                          {6, 0}, {7, 0}, {8, 0}, {1, 1}, {2, 1}, {0, 2}};
+  BOOST_TEST(asha.jobs == expected, boost::test_tools::per_element());
+
+  JobLog synchronous;
+  options.scheduler = tune::Scheduler::successive_halving;
+  options.on_rung_end = synchronous.recorder();
+  const auto sh_trials = tune::search(configs, known_quality(), options);
+  BOOST_TEST(std::all_of(synchronous.jobs.begin(), synchronous.jobs.begin() + 9, [](const Job& job) { return job.rung == 0; }));
+  for (std::size_t i = 0; i < trials.size(); ++i) BOOST_TEST(trials[i].rung == sh_trials[i].rung);
+}
+
+BOOST_AUTO_TEST_CASE(asha_takes_the_best_trials_to_the_top_rung_and_stops_the_worst_at_the_bottom) {
+  JobLog log;
+  const auto trials = tune::search(quality_space(), known_quality(),
+                                   {.trials = 27, .scheduler = tune::Scheduler::asha, .eta = 3, .min_budget = 1,
+                                    .max_budget = 9, .seed = 5, .asha_workers = 4, .on_rung_end = log.recorder()});
+  BOOST_TEST_REQUIRE(trials.size() == 27u);
+  const std::vector<double> ranked = qualities(trials);
+  for (const auto& t : trials) {
+    const auto rank = std::size_t(std::find(ranked.begin(), ranked.end(), t.config["quality"]) - ranked.begin());
+    BOOST_TEST_INFO("trial " << t.id << " of rank " << rank);
+    // Once every result is in, the best third of each rung has been promoted, as in synchronous
+    // halving; earlier promotions may have taken others further too, never the very worst.
+    if (rank < 3) BOOST_TEST(t.rung == 2);
+    if (rank < 9) BOOST_TEST(t.rung >= 1);
+    if (rank == 26) BOOST_TEST(t.rung == 0);
+  }
+  const std::vector<std::size_t> jobs = log.per_rung(3);
+  BOOST_TEST((jobs[0] == 27 && jobs[1] >= 9 && jobs[2] >= 3));
+  BOOST_TEST(trials.front().config["quality"] == ranked.front());
+}
+
+BOOST_AUTO_TEST_CASE(asha_with_a_virtual_worker_per_trial_is_synchronous_successive_halving) {
+  tune::SearchOptions options{.trials = 27, .eta = 3, .min_budget = 1, .max_budget = 9, .seed = 5, .asha_workers = 27};
+  const auto synchronous = tune::search(quality_space(), known_quality(), options);
+  options.scheduler = tune::Scheduler::asha;
+  const auto asynchronous = tune::search(quality_space(), known_quality(), options);
+  for (std::size_t i = 0; i < synchronous.size(); ++i) {
+    BOOST_TEST(synchronous[i].id == asynchronous[i].id);
+    BOOST_TEST(synchronous[i].rung == asynchronous[i].rung);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_search_options_throw_value_errors_naming_the_option) {
+  const auto search_with = [](tune::SearchOptions options) {
+    return error_message([&] { tune::search(quality_space(), known_quality(), options); });
+  };
+  BOOST_TEST(search_with({.asha_workers = 0}) == "tune::search: asha_workers must be >= 1, got 0");
+  BOOST_TEST(search_with({.threads = 0}) == "tune::search: threads must be >= 1, got 0");
+  BOOST_TEST(search_with({.eta = 0.5}).find("eta must be > 1") != std::string::npos);
+  BOOST_TEST(search_with({.min_budget = 0}).find("min_budget") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_trial_keeps_its_error_and_is_not_promoted) {
   const tune::Objective objective = [](const tune::Config& c, std::uint64_t) -> std::unique_ptr<tune::Run> {
     if (c["quality"] > 0.5) throw numeric_error("the loss is nan");
     return std::make_unique<KnownQuality>(c["quality"], nullptr);
   };
-  const auto trials = tune::search(quality_space(), objective, {.trials = 12, .seed = 1});
-  for (const auto& t : trials) {
-    BOOST_TEST(t.error.empty() == (t.config["quality"] <= 0.5));
-    if (!t.error.empty()) BOOST_TEST(t.rung == -1);
+  for (auto scheduler : {tune::Scheduler::successive_halving, tune::Scheduler::asha}) {
+    const auto trials = tune::search(quality_space(), objective, {.trials = 12, .scheduler = scheduler, .seed = 1});
+    for (const auto& t : trials) {
+      BOOST_TEST(t.error.empty() == (t.config["quality"] <= 0.5));
+      if (!t.error.empty()) BOOST_TEST(t.rung == -1);
+    }
+    BOOST_TEST(trials.front().error.empty());
   }
-  BOOST_TEST(trials.front().error.empty());
+}
+
+// Fails when asked to train past `limit`, after a good first rung.
+struct FailsLater : KnownQuality {
+  double limit;
+  FailsLater(double q, double l) : KnownQuality(q, nullptr), limit(l) {}
+  tune::Score train_until(double budget) override {
+    if (budget > limit) throw numeric_error("the loss is nan");
+    return KnownQuality::train_until(budget);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(asha_stops_a_trial_that_fails_at_a_later_rung_with_its_last_good_result) {
+  // The three best fail at rung 1; they keep their rung 0 result and get no further job.
+  const tune::Objective objective = [](const tune::Config& c, std::uint64_t) -> std::unique_ptr<tune::Run> {
+    return std::make_unique<FailsLater>(c["quality"], c["quality"] > 0.85 ? 1 : 100);
+  };
+  JobLog log;
+  const auto trials = tune::search(with_qualities({0.9, 0.1, 0.95, 0.2, 0.3, 0.99, 0.4, 0.5, 0.6}), objective,
+                                   {.scheduler = tune::Scheduler::asha, .eta = 3, .min_budget = 1, .max_budget = 9,
+                                    .asha_workers = 2, .on_rung_end = log.recorder()});
+  for (const auto& t : trials) {
+    BOOST_TEST_INFO("trial " << t.id);
+    BOOST_TEST(t.error.empty() == (t.config["quality"] < 0.85));
+    if (t.error.empty()) continue;
+    BOOST_TEST((t.rung == 0 && t.budget == 1 && t.score.accuracy == t.config["quality"] / 2));
+    BOOST_TEST(std::count(log.jobs.begin(), log.jobs.end(), Job{t.id, 0}) == 2);  // rung 0, then the failure
+  }
+}
+
+// Identical ids, seeds, configs, rungs, budgets and scores, best first.
+void check_identical(const std::vector<tune::Trial>& serial, const std::vector<tune::Trial>& parallel) {
+  BOOST_TEST_REQUIRE(serial.size() == parallel.size());
+  for (std::size_t i = 0; i < serial.size(); ++i) {
+    BOOST_TEST(serial[i].id == parallel[i].id);
+    BOOST_TEST(serial[i].seed == parallel[i].seed);
+    BOOST_TEST((serial[i].config == parallel[i].config));
+    BOOST_TEST(serial[i].rung == parallel[i].rung);
+    BOOST_TEST(serial[i].budget == parallel[i].budget);
+    BOOST_TEST(serial[i].score.accuracy == parallel[i].score.accuracy);
+    BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_give_identical_trials_and_results) {
@@ -241,18 +414,27 @@ BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_give_identical_trials_and_resu
   tune::SearchOptions options{.trials = 24, .eta = 2, .min_budget = 1, .max_budget = 8, .seed = 11, .threads = 1};
   const auto serial = tune::search(quality_space(), objective, options);
   options.threads = 2;
-  const auto parallel = tune::search(quality_space(), objective, options);
-  BOOST_TEST_REQUIRE(serial.size() == parallel.size());
-  for (std::size_t i = 0; i < serial.size(); ++i) {
-    BOOST_TEST(serial[i].id == parallel[i].id);
-    BOOST_TEST(serial[i].seed == parallel[i].seed);
-    BOOST_TEST((serial[i].config == parallel[i].config));
-    BOOST_TEST(serial[i].rung == parallel[i].rung);
-    BOOST_TEST(serial[i].score.accuracy == parallel[i].score.accuracy);
-    BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);
-  }
+  check_identical(serial, tune::search(quality_space(), objective, options));
   options.seed = 12;
   BOOST_TEST(!(tune::search(quality_space(), objective, options).front().config == serial.front().config));
+}
+
+// Real durations of 0.2 to 1 ms against virtual ones of 1, 1, 2, 4: with 2 threads the jobs really
+// finish in another order than the virtual one, and ASHA still decides the same.
+BOOST_AUTO_TEST_CASE(parallel_and_serial_asha_searches_give_identical_trials_and_results) {
+  const tune::Objective objective = [](const tune::Config& c, std::uint64_t seed) {
+    return std::make_unique<Noisy>(c["quality"], seed);
+  };
+  JobLog serial_log, parallel_log;
+  tune::SearchOptions options{.trials = 24, .scheduler = tune::Scheduler::asha, .eta = 2, .min_budget = 1,
+                              .max_budget = 8, .seed = 11, .threads = 1, .asha_workers = 4,
+                              .on_rung_end = serial_log.recorder()};
+  const auto serial = tune::search(quality_space(), objective, options);
+  options.threads = 2;
+  options.on_rung_end = parallel_log.recorder();
+  check_identical(serial, tune::search(quality_space(), objective, options));
+  BOOST_TEST(serial_log.jobs == parallel_log.jobs, boost::test_tools::per_element());  // progress reports in the same order too
+  BOOST_TEST(serial_log.per_rung(4)[1] > 12);        // ASHA, not a synchronous search in disguise
 }
 
 BOOST_AUTO_TEST_CASE(coarse_to_fine_samples_its_second_round_around_the_first_rounds_best) {

@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include "xgrad/errors.hpp"
 #include "xgrad/threads.hpp"
@@ -26,6 +29,7 @@ void check(const SearchOptions& o) {
     fail("the budgets need 0 < min_budget <= max_budget, got [" + std::to_string(o.min_budget) + ", " +
          std::to_string(o.max_budget) + "]");
   if (o.threads < 1) fail("threads must be >= 1, got " + std::to_string(o.threads));
+  if (o.asha_workers < 1) fail("asha_workers must be >= 1, got " + std::to_string(o.asha_workers));
 }
 
 // Runs one trial up to `budget`, building its run first if it has none yet.
@@ -43,11 +47,16 @@ void run_rung(Slot& slot, int rung, double budget, const Objective& objective) {
   slot.trial.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Higher accuracy first, then lower loss, then the lower id.
+bool ranks_before(const Score& a, std::size_t a_id, const Score& b, std::size_t b_id) {
+  if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
+  if (a.loss != b.loss) return a.loss < b.loss;
+  return a_id < b_id;
+}
+
 bool better(const Trial& a, const Trial& b) {
   if (a.rung != b.rung) return a.rung > b.rung;
-  if (a.score.accuracy != b.score.accuracy) return a.score.accuracy > b.score.accuracy;
-  if (a.score.loss != b.score.loss) return a.score.loss < b.score.loss;
-  return a.id < b.id;
+  return ranks_before(a.score, a.id, b.score, b.id);
 }
 
 // The trials of `alive` (positions in slots) that go on to the next rung.
@@ -67,6 +76,154 @@ std::vector<std::size_t> promote(const std::vector<Slot>& slots, std::vector<std
   alive.resize(keep);
   return alive;
 }
+
+// Successive halving and median stopping: every trial still in runs a rung, then the rung's results
+// decide who goes on.
+void run_rung_by_rung(std::vector<Slot>& slots, const std::vector<double>& budgets, const Objective& objective,
+                      const SearchOptions& options, tbb::task_arena& arena) {
+  std::vector<std::size_t> alive(slots.size());
+  for (std::size_t i = 0; i < slots.size(); ++i) alive[i] = i;
+  std::mutex report;
+  for (std::size_t rung = 0; rung < budgets.size() && !alive.empty(); ++rung) {
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t(0), alive.size(), [&](std::size_t k) {
+        Slot& slot = slots[alive[k]];
+        // Isolated: a thread waiting inside this trial never picks up another trial's work, which
+        // would run on top of this trial's per-thread tape and generator.
+        tbb::this_task_arena::isolate([&] { run_rung(slot, int(rung), budgets[rung], objective); });
+        if (options.on_rung_end) {
+          std::lock_guard lock(report);
+          options.on_rung_end(slot.trial);
+        }
+      });
+    });
+    const std::vector<std::size_t> next = rung + 1 < budgets.size() ? promote(slots, alive, options) : alive;
+    for (std::size_t i : alive)
+      if (std::find(next.begin(), next.end(), i) == next.end()) slots[i].run.reset();
+    alive = next;
+  }
+}
+
+// Asynchronous successive halving on a virtual clock. asha_workers virtual workers take jobs (a
+// trial's next rung); a job lasts its budget increment in virtual time, and jobs end in the order
+// (virtual end, trial id). When a job ends at virtual time t its worker, and any idle one, decides
+// from the results of the jobs that ended by t, so the decisions, the trials and their results are
+// the same whatever the real durations and the number of threads.
+//
+// Real execution follows the virtual schedule: a job is submitted to the arena when it starts in
+// virtual time, so jobs whose virtual intervals overlap train at the same time; the decisions at t
+// are taken once every job ending by t has really finished, by whichever thread finished the last
+// of them. Must be built and run inside the search's arena.
+class Asha {
+ public:
+  Asha(std::vector<Slot>& slots, const std::vector<double>& budgets, const Objective& objective,
+       const SearchOptions& options)
+      : slots_(slots), budgets_(budgets), objective_(objective), options_(options),
+        free_workers_(options.asha_workers), started_rung_(slots.size(), -1), finished_(slots.size(), false),
+        completed_(budgets.size()) {}
+
+  void run() {
+    {
+      std::lock_guard lock(mutex_);
+      assign_free_workers();  // at virtual time 0 every worker is free
+    }
+    jobs_.wait();
+  }
+
+ private:
+  struct Result {
+    Score score;
+    std::size_t slot;
+  };
+
+  // Everything from here on runs with mutex_ held.
+  void start(std::size_t slot, int rung) {
+    const double used = rung > 0 ? budgets_[std::size_t(rung) - 1] : 0;
+    started_rung_[slot] = rung;
+    finished_[slot] = false;
+    in_flight_.insert({now_ + budgets_[std::size_t(rung)] - used, slot});
+    jobs_.run([this, slot, rung] {
+      // Isolated, as for the synchronous rungs: no other trial runs on top of this one's thread state.
+      tbb::this_task_arena::isolate([&] { run_rung(slots_[slot], rung, budgets_[std::size_t(rung)], objective_); });
+      std::lock_guard lock(mutex_);
+      finished_[slot] = true;
+      advance_clock();
+    });
+  }
+
+  // Moves the virtual clock on to each next end time whose jobs have all really finished.
+  void advance_clock() {
+    while (!in_flight_.empty()) {
+      const double t = in_flight_.begin()->first;
+      for (auto it = in_flight_.begin(); it != in_flight_.end() && it->first == t; ++it)
+        if (!finished_[it->second]) return;  // its thread will move the clock on
+      now_ = t;
+      while (!in_flight_.empty() && in_flight_.begin()->first == t) {
+        const std::size_t slot = in_flight_.begin()->second;
+        in_flight_.erase(in_flight_.begin());
+        record(slot);
+        ++free_workers_;
+      }
+      assign_free_workers();
+    }
+  }
+
+  void record(std::size_t slot) {
+    const Trial& trial = slots_[slot].trial;
+    const auto rung = std::size_t(started_rung_[slot]);
+    if (trial.error.empty()) {
+      std::vector<Result>& done = completed_[rung];
+      const Result result{trial.score, slot};
+      done.insert(std::upper_bound(done.begin(), done.end(), result,
+                                   [](const Result& a, const Result& b) {  // slots are in id order
+                                     return ranks_before(a.score, a.slot, b.score, b.slot);
+                                   }),
+                  result);
+      // Ranks only fall as results come in: past the best floor(trials / eta) a trial can never be
+      // promoted from this rung, so its model can go.
+      const auto promotable = rung + 1 < budgets_.size() ? promotions(slots_.size()) : 0;
+      for (std::size_t r = promotable; r < done.size(); ++r)
+        if (started_rung_[done[r].slot] == int(rung)) slots_[done[r].slot].run.reset();
+    }
+    if (options_.on_rung_end) options_.on_rung_end(trial);
+  }
+
+  std::size_t promotions(std::size_t completed) const { return std::size_t(double(completed) / options_.eta); }
+
+  void assign_free_workers() {
+    for (; free_workers_ > 0; --free_workers_) {
+      const auto job = next_job();
+      if (!job) return;  // idle until the next job ends
+      start(job->first, job->second);
+    }
+  }
+
+  // ASHA's rule: from the top rung down, the best trial among the best floor(n / eta) completed at
+  // its rung that is not promoted yet goes one rung up; failing that, a new trial starts at rung 0.
+  std::optional<std::pair<std::size_t, int>> next_job() {
+    for (std::size_t rung = budgets_.size() - 1; rung-- > 0;) {
+      const std::vector<Result>& done = completed_[rung];
+      for (std::size_t r = 0; r < promotions(done.size()); ++r)
+        if (started_rung_[done[r].slot] == int(rung)) return std::pair{done[r].slot, int(rung) + 1};
+    }
+    if (next_new_ < slots_.size()) return std::pair{next_new_++, 0};
+    return std::nullopt;
+  }
+
+  std::vector<Slot>& slots_;
+  const std::vector<double>& budgets_;
+  const Objective& objective_;
+  const SearchOptions& options_;
+  std::mutex mutex_;  // guards everything below; the jobs' own slots are theirs while they run
+  double now_ = 0;
+  int free_workers_;
+  std::size_t next_new_ = 0;                          // the next trial to start at rung 0
+  std::vector<int> started_rung_;                     // per slot: the rung of its latest job (-1: none)
+  std::vector<bool> finished_;                        // per slot: its latest job has really finished
+  std::set<std::pair<double, std::size_t>> in_flight_;  // jobs by (virtual end, slot), slots in id order
+  std::vector<std::vector<Result>> completed_;        // per rung: the successful results, best first
+  tbb::task_group jobs_;
+};
 }  // namespace
 
 std::vector<double> rung_budgets(const SearchOptions& options) {
@@ -90,38 +247,21 @@ std::vector<Trial> search(const std::vector<Config>& configs, const Objective& o
                           const SearchOptions& options) {
   const std::vector<double> budgets = rung_budgets(options);
   std::vector<Slot> slots(configs.size());
-  std::vector<std::size_t> alive;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     Trial& t = slots[i].trial;
     t.id = options.first_id + i;
     t.seed = derive_seed(options.seed, t.id);
     t.config = configs[i];
     t.round = options.round;
-    alive.push_back(i);
   }
   // One trial per thread with single-threaded BLAS inside, so no two pools spin at once, and the
   // same arithmetic in every trial whatever the thread count.
   TaskParallelism parallelism(options.threads);
   tbb::task_arena arena(options.threads);
-  std::mutex report;
-  for (std::size_t rung = 0; rung < budgets.size() && !alive.empty(); ++rung) {
-    arena.execute([&] {
-      tbb::parallel_for(std::size_t(0), alive.size(), [&](std::size_t k) {
-        Slot& slot = slots[alive[k]];
-        // Isolated: a thread waiting inside this trial never picks up another trial's work, which
-        // would run on top of this trial's per-thread tape and generator.
-        tbb::this_task_arena::isolate([&] { run_rung(slot, int(rung), budgets[rung], objective); });
-        if (options.on_rung_end) {
-          std::lock_guard lock(report);
-          options.on_rung_end(slot.trial);
-        }
-      });
-    });
-    const std::vector<std::size_t> next = rung + 1 < budgets.size() ? promote(slots, alive, options) : alive;
-    for (std::size_t i : alive)
-      if (std::find(next.begin(), next.end(), i) == next.end()) slots[i].run.reset();
-    alive = next;
-  }
+  if (options.scheduler == Scheduler::asha)
+    arena.execute([&] { Asha(slots, budgets, objective, options).run(); });
+  else
+    run_rung_by_rung(slots, budgets, objective, options, arena);
   std::vector<Trial> trials;
   for (Slot& s : slots) trials.push_back(std::move(s.trial));
   sort_best_first(trials);

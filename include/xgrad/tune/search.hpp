@@ -1,8 +1,9 @@
 #pragma once
 // Running trials: successive halving (many configurations on a small budget, the best 1/eta of each
-// rung trained further) or the median-stopping rule, with trials in parallel ("caviar"), and
-// coarse-to-fine rounds. Each trial's seed comes from (search seed, trial id) only, so a search gives
-// the same trials and the same results whatever the number of threads. See docs/tuning.md.
+// rung trained further), synchronous or asynchronous (ASHA), or the median-stopping rule, with
+// trials in parallel ("caviar"), and coarse-to-fine rounds. Each trial's seed comes from (search
+// seed, trial id) only, and ASHA decides on a virtual clock, so a search gives the same trials and
+// the same results whatever the number of threads. See docs/tuning.md.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,11 @@ struct Trial {
 enum class Scheduler {
   successive_halving,  // after each rung keep the best floor(n / eta) (at least one)
   median_stopping,     // after each rung stop those scoring below the rung's median
+  // Asynchronous successive halving (Li et al. 2018): a free worker promotes a trial that is in the
+  // best floor(n / eta) of the n completed so far at its rung, the highest rung first, or else starts
+  // a new trial; no waiting for a rung to fill. Decided on a virtual clock of asha_workers workers,
+  // where a job lasts its budget increment, so the decisions do not depend on real timing.
+  asha,
 };
 
 struct SearchOptions {
@@ -56,9 +62,11 @@ struct SearchOptions {
   double max_budget = 9;    // the last rung's budget (rungs: min, min*eta, ... up to max)
   std::uint64_t seed = 0;
   int threads = 1;          // trials trained at once; BLAS runs single-threaded inside each
+  int asha_workers = 4;     // ASHA's virtual workers: jobs in flight at once (>= threads to use them all)
   std::size_t first_id = 0; // trial ids start here (coarse-to-fine rounds continue the count)
   int round = 0;
-  // Called after each trial's rung, one call at a time (e.g. to print progress).
+  // Called after each trial's rung, one call at a time (e.g. to print progress); under ASHA in the
+  // virtual clock's order, the same in every run.
   std::function<void(const Trial&)> on_rung_end{};
 };
 

@@ -109,7 +109,10 @@ void accumulate(Node<T>& node, const E& e, const char* op) {
   } else if constexpr (std::is_same_v<std::decay_t<E>, array<T>>) {
     accumulate_reduced(node, e, op);  // already evaluated: no copy (a broadcast bias's gradient)
   } else {
-    accumulate_reduced(node, array<T>(e), op);
+    // Evaluated into a buffer the tape recycles (not a fresh array each step), then summed down.
+    const auto evaluated = saved_buffer<T>(op, to_shape(es));
+    xt::noalias(evaluated->value) = e;
+    accumulate_reduced(node, evaluated->value, op);
   }
 }
 

@@ -1,19 +1,14 @@
 #pragma once
-// What every benchmark program needs: allocation counters, peak RSS, per-step timing and one
-// thread setting for all pools. Link bench_support.cpp into each program: it replaces the global
-// operator new and interposes malloc, so it must be compiled into the executable itself.
+// What every benchmark program needs: allocation counters (allocation_counter.hpp), peak RSS,
+// per-step timing and one thread setting for all pools. Compile bench_support.cpp and
+// allocation_counter.cpp into each program.
 #include <cstddef>
 #include <functional>
 #include <vector>
 
-namespace xg::bench {
+#include "allocation_counter.hpp"
 
-// Calls so far to the global operator new (any form) and to malloc/calloc/realloc/aligned
-// allocation (which includes operator new's own calls).
-struct AllocationCounts {
-  long news = 0, mallocs = 0;
-};
-AllocationCounts allocation_counts();
+namespace xg::bench {
 
 double peak_rss_mb();
 

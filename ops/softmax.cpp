@@ -172,6 +172,17 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
       });
 }
 
+namespace {
+// The position of the first maximum of a line: argmax's answer (and max's gradient's choice).
+template <class T, class Stride>
+std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
+  std::size_t best = 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if (x[k * stride] > x[best * stride]) best = k;
+  return best;
+}
+}  // namespace
+
 template <class T>
 std::vector<int> argmax(const TensorT<T>& x, long axis) {
   const shape_type shape = detail::to_shape(x.shape());
@@ -180,22 +191,18 @@ std::vector<int> argmax(const TensorT<T>& x, long axis) {
   std::vector<int> out;
   out.reserve(split.outer * split.inner);
   const T* in = x.value().data();
-  for_each_line(split, [&](std::size_t base, auto stride) {
-    std::size_t best = 0;  // the first maximum, like max's gradient
-    for (std::size_t k = 1; k < split.n; ++k)
-      if (in[base + k * stride] > in[base + best * stride]) best = k;
-    out.push_back(int(best));
-  });
+  for_each_line(split, [&](std::size_t base, auto stride) { out.push_back(int(argmax_line(in + base, split.n, stride))); });
   return out;
 }
 
+// Row by row, with no vector of predictions: a training step calls it and allocates nothing.
 template <class T>
 double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
   const auto [n, c] = detail::logits_shape("accuracy", logits, labels.size(), "one label per row");
   detail::check_labels("accuracy", labels, c);
-  const std::vector<int> predicted = argmax(logits, 1);
+  const T* z = logits.value().data();
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < n; ++i) correct += predicted[i] == labels[i];
+  for (std::size_t i = 0; i < n; ++i) correct += argmax_line(z + i * c, c, unit_stride{}) == std::size_t(labels[i]);
   return double(correct) / double(n);
 }
 

@@ -92,8 +92,7 @@ StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape
       tape.clear();
       throw numeric_error(msg.str());
     }
-    const std::vector<int> predicted = argmax(logits, 1);
-    for (std::size_t i = 0; i < y.size(); ++i) result.correct += predicted[i] == y[i];
+    result.correct = std::size_t(std::lround(accuracy(logits, y) * double(y.size())));
     tape.backward(loss);
   }
   optimizer.step();

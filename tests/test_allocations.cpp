@@ -1,0 +1,75 @@
+// Zero heap allocations per training step once shapes repeat (issue 6): the tape hands its nodes and
+// buffers to the next step, backward closures live inside the nodes, shapes are inline, and the
+// optimizer's state exists after the first step. Counted by benchmarks/allocation_counter.cpp
+// (operator new, and malloc with xtensor's aligned buffers, except under AddressSanitizer).
+#define BOOST_TEST_MODULE allocations
+#include <boost/test/unit_test.hpp>
+#include <random>
+#include <vector>
+#include <xgrad/xgrad.hpp>
+
+#include "allocation_counter.hpp"
+
+using namespace xg;
+
+namespace {
+// Allocations over five steps, after three that make the buffers, nodes and state.
+template <class Step>
+bench::AllocationCounts allocations_over_steps(Step&& step) {
+  for (int i = 0; i < 3; ++i) step();
+  const bench::AllocationCounts before = bench::allocation_counts();
+  for (int i = 0; i < 5; ++i) step();
+  const bench::AllocationCounts after = bench::allocation_counts();
+  return {after.news - before.news, after.mallocs - before.mallocs};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_counter_counts) {
+  const bench::AllocationCounts counts = allocations_over_steps([] { (void)Tensor::zeros({3, 4}); });
+  BOOST_TEST(counts.news > 0, "a node per tensor");
+#ifndef __SANITIZE_ADDRESS__
+  BOOST_TEST(counts.mallocs > counts.news, "and an aligned buffer per tensor");
+#endif
+}
+
+BOOST_AUTO_TEST_CASE(a_scalar_step_allocates_nothing) {
+  Tensor w = Tensor::scalar(0.0f, true);
+  Tape tape;
+  const bench::AllocationCounts counts = allocations_over_steps([&] {
+    tape.clear();
+    Tensor cost = w * w - 10.0f * w + 25.0f;
+    tape.backward(cost);
+    w.value()() -= 0.01f * w.grad()();
+    w.zero_grad();
+  });
+  BOOST_TEST(counts.news == 0);
+  BOOST_TEST(counts.mallocs == 0);
+}
+
+// One thread: OpenBLAS's threaded GEMM mallocs a job buffer per call, xgrad or not (the benchmark's
+// GEMM-only rows show it).
+BOOST_AUTO_TEST_CASE(a_training_step_of_an_mlp_allocates_nothing) {
+  const int threads_before = num_threads();
+  set_num_threads(1);
+  nn::manual_seed(1);
+  nn::Sequential model{nn::Linear(784, 128), nn::ReLU(), nn::Linear(128, 10)};
+  optim::Optimizer optimizer(model.parameters(), optim::adam({.lr = 1e-3}));
+  array<float> x = array<float>::from_shape({32, 784});
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal;
+  for (float& v : x) v = normal(gen);
+  const Tensor batch(std::move(x));
+  std::vector<int> labels(32);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+  Tape tape;
+  std::size_t step = 0;
+  double first_loss = 0, loss = 0;
+  const bench::AllocationCounts counts = allocations_over_steps([&] {
+    loss = train::train_step(model, optimizer, tape, batch, labels, ++step).loss;
+    if (step == 1) first_loss = loss;
+  });
+  BOOST_TEST(loss < first_loss, "the steps train: loss " << first_loss << " -> " << loss);
+  BOOST_TEST(counts.news == 0);
+  BOOST_TEST(counts.mallocs == 0);
+  set_num_threads(threads_before);
+}

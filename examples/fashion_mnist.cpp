@@ -86,8 +86,7 @@ int main(int argc, char** argv) {
     const train::Evaluation test = train::evaluate(model, data.test);
     const bool plotted = train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
 
-    std::size_t examples = 0;
-    for (const auto& e : history.epochs) examples += data.train.size();
+    const std::size_t examples = history.epochs.size() * data.train.size();
     const auto& last = history.epochs.empty() ? train::EpochRecord{} : history.epochs.back();
     std::printf("\n%-28s %s\n", "result", "value");
     std::printf("%-28s %.2f%%\n", "test accuracy", 100 * test.accuracy);

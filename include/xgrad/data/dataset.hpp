@@ -94,10 +94,10 @@ struct Standardization {
 };
 
 struct Dataset {
-  Split train, validation, test;
+  Split train{}, validation{}, test{};
   std::size_t classes = 0;
-  std::vector<std::string> class_names;
-  Standardization standardization;  // what was applied to the images (identity if none)
+  std::vector<std::string> class_names{};
+  Standardization standardization{};  // what was applied to the images (identity if none)
 };
 
 // 0, 1, ..., n-1 in an order drawn from gen by Fisher-Yates. Unlike std::shuffle and

@@ -3,14 +3,18 @@
 // reference: 4 MiB arrays sit in L2/L3 here, so it is cache bandwidth, as it is for the kernels in a step).
 //
 //   bench_kernels [--threads N] [--reps N]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <xgrad/xgrad.hpp>
 
 #include "bench_support.hpp"
 #include "eigen_baseline.hpp"
@@ -33,6 +37,21 @@ Matrix<float> random_matrix(Eigen::Index rows, Eigen::Index cols, std::mt19937& 
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_loop(const float* src, float* dst,
                                                                               Eigen::Index count) {
   for (Eigen::Index i = 0; i < count; ++i) dst[i] = src[i];
+}
+
+// The same bytes as an Eigen matrix (features down the rows, one sample per column) as xgrad's
+// row-major [samples x features] tensor.
+xg::Tensor to_tensor(const Matrix<float>& m, bool requires_grad) {
+  xg::array<float> a = xg::array<float>::from_shape({std::size_t(m.cols()), std::size_t(m.rows())});
+  std::copy_n(m.data(), m.size(), a.begin());
+  return xg::Tensor(std::move(a), requires_grad);
+}
+
+// An op's own backward, as the tape calls it for its node, but without the tape's seeding pass:
+// out's recorded closure, taken from the node (clearing the tape would free it there).
+std::function<void()> op_backward(const xg::Tensor& out, const xg::array<float>& grad_out) {
+  auto backward = std::make_shared<xg::Node<float>::backward_fn>(std::move(out.node()->backward));
+  return [backward, out, &grad_out] { (*backward)(grad_out, out.value()); };
 }
 
 struct Kernel {
@@ -86,8 +105,50 @@ int main(int argc, char** argv) try {
       {"Eigen batch norm+ReLU backward", 4 * n * f,
        [&] { batch_norm_relu_backward(z, h, gamma, bn, d, dgamma, dbeta); }},
       {"Eigen Adam update", 7 * n * f, [&] { adam.step(adam_params); }},
-      // ---- xgrad kernels go here, on the same sizes, once they are on main ----
   };
+
+  // xgrad's ops on the same bytes, through the public API on one reused tape: clearing it between
+  // runs recycles the outputs, as in a training loop. The leaves' gradients are reset each run, so
+  // backward writes them afresh as it does an intermediate's in a step.
+  xg::Tape tape;
+  const std::size_t width = features;
+  xg::Tensor zt = to_tensor(z, true), logits_t = to_tensor(logits, true);
+  xg::Tensor gamma_t = xg::Tensor::ones({width}, true), beta_t = xg::Tensor::zeros({width}, true);
+  xg::Tensor running_mean = xg::Tensor::zeros({width}), running_var = xg::Tensor::ones({width});
+  const xg::array<float> dout = to_tensor(d, false).value();
+  const auto batch_norm_train = [&] {
+    return xg::batch_norm(zt, gamma_t, beta_t, running_mean, running_var, {.train = true});
+  };
+  const auto reset_grads = [&] {
+    for (xg::Tensor* t : {&zt, &logits_t, &gamma_t, &beta_t}) t->zero_grad();
+  };
+  const std::function<void()> relu_backward_op = op_backward(xg::relu(zt), dout);
+  const std::function<void()> bn_backward_op = op_backward(batch_norm_train(), dout);
+  kernels.insert(kernels.end(), {
+      {"xgrad ReLU forward", 2 * n * f, [&] {
+         tape.clear();
+         xg::relu(zt);
+       }},
+      {"xgrad ReLU backward", 3 * n * f, [&] {
+         reset_grads();
+         relu_backward_op();
+       }},
+      {"xgrad softmax-CE fwd+bwd", 2 * n * f,
+       [&] {
+         tape.clear();
+         reset_grads();
+         tape.backward(xg::cross_entropy(logits_t, labels));
+       }},
+      // forward: read x, write y; backward: read x, d(y), write d(x).
+      {"xgrad batch norm forward", 2 * n * f, [&] {
+         tape.clear();
+         batch_norm_train();
+       }},
+      {"xgrad batch norm backward", 3 * n * f, [&] {
+         reset_grads();
+         bn_backward_op();
+       }},
+  });
 
   std::printf("%d thread(s), %ld floats per array, median of %d runs, OMP_WAIT_POLICY=%s\n\n", threads, long(n),
               reps, std::getenv("OMP_WAIT_POLICY"));

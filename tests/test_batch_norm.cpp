@@ -1,8 +1,11 @@
 // batch_norm: normalisation, recovering the input, the running statistics (momentum by hand and
-// convergence), eval mode on one example, errors, and fused vs composed agreement.
+// convergence), eval mode on one example, errors, fused vs composed agreement, and the same bits
+// with any number of threads.
 #define BOOST_TEST_MODULE batch_norm
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <thread>
+#include <xgrad/threads.hpp>
 #include <xgrad/xgrad.hpp>
 
 #include "agreement.hpp"
@@ -164,4 +167,30 @@ BOOST_AUTO_TEST_CASE(fused_and_composed_batch_norm_agree_in_value_gradient_and_r
         agreement::expect_close(fused.running_var.value(), composed.running_var.value(), 1e-12, "running var");
       }
     }
+}
+
+// Large enough to be split into blocks of channels; 1000 channels leave a tail that is not a whole
+// SIMD register, and (N, C, H, W) input takes the other kernels.
+BOOST_AUTO_TEST_CASE(forward_and_backward_are_bit_identical_with_one_and_two_threads) {
+  for (const shape_type& shape : {shape_type{300, 1000}, shape_type{16, 37, 16, 16}}) {
+    BOOST_TEST_CONTEXT("shape " << shape_string(shape)) {
+      const auto run = [&](int threads) {
+        set_num_threads(threads);
+        Generator gen(5);
+        const std::size_t c = shape[1];
+        Tensor x = normal<float>(shape, 3.0f, 2.0f, gen, true), gamma = normal<float>({c}, 1.0f, 0.5f, gen, true),
+               beta = normal<float>({c}, 0.0f, 1.0f, gen, true), weights = normal<float>(shape, 0.0f, 1.0f, gen);
+        Tensor running_mean = Tensor::zeros({c}), running_var = Tensor::ones({c});
+        Tape tape;
+        const Tensor y = batch_norm(x, gamma, beta, running_mean, running_var);
+        tape.backward(sum(y * weights));
+        return std::vector<array<float>>{y.value(), x.grad(), gamma.grad(), beta.grad(), running_mean.value(),
+                                         running_var.value()};
+      };
+      const std::vector<array<float>> one = run(1), two = run(2);
+      const char* names[] = {"output", "d(x)", "d(gamma)", "d(beta)", "running mean", "running var"};
+      for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST((one[i] == two[i]), names[i]);
+    }
+  }
+  set_num_threads(int(std::thread::hardware_concurrency()));  // every core again, as before the test
 }

@@ -1,4 +1,6 @@
 // sigmoid, tanh, relu, leaky_relu, elu and where (the mask op activations are made of).
+#include <algorithm>
+
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
 
@@ -23,22 +25,19 @@ TensorT<T> tanh(const TensorT<T>& x) {
       });
 }
 
+// std::max(v, 0) keeps a NaN input NaN.
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  return detail::unary_op<T>(
-      "relu", x, [](const auto& v) { return xt::maximum(v, T(0)); },
-      [](Node<T>& in, const array<T>& g, const array<T>& out) {
-        accumulate(in, xt::where(out > T(0), g, T(0)), "relu");
-      });
+  return detail::map_op<T>(
+      "relu", x, [](T v) { return std::max(v, T(0)); },
+      [](T g, T, T out) { return out > T(0) ? g : T(0); });
 }
 
 template <class T>
 TensorT<T> leaky_relu(const TensorT<T>& x, scalar_of<T> slope) {
-  return detail::unary_op<T>(
-      "leaky_relu", x, [slope](const auto& v) { return xt::where(v > T(0), v, slope * v); },
-      [slope](Node<T>& in, const array<T>& g, const array<T>&) {
-        accumulate(in, xt::where(in.value > T(0), g, slope * g), "leaky_relu");
-      });
+  return detail::map_op<T>(
+      "leaky_relu", x, [slope](T v) { return v > T(0) ? v : slope * v; },
+      [slope](T g, T in, T) { return in > T(0) ? g : slope * g; });
 }
 
 template <class T>

@@ -56,13 +56,8 @@ TensorT<T> pow(const TensorT<T>& x, scalar_of<T> p) {
 
 template <class T>
 TensorT<T> affine(const TensorT<T>& x, scalar_of<T> scale, scalar_of<T> shift) {
-  array<T> out = detail::new_buffer<T>(detail::to_shape(x.shape()));
-  const T* in = x.value().data();
-  T* o = out.data();
-  for (std::size_t k = 0; k < out.size(); ++k) o[k] = scale * in[k] + shift;
-  return detail::make_result<T>("affine", std::move(out), {&x}, [x = x.node(), scale](const array<T>& g, const array<T>&) {
-    detail::accumulate_elements(*x, g, [scale](std::size_t) { return scale; });
-  });
+  return detail::map_op<T>(
+      "affine", x, [scale, shift](T v) { return scale * v + shift; }, [scale](T g, T, T) { return g * scale; });
 }
 
 #define DECLARE(T)                                                    \

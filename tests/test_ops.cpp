@@ -57,6 +57,24 @@ BOOST_AUTO_TEST_CASE(relu_gradient_is_the_mask) {
   BOOST_TEST(x.grad()(1) == 1.0);
 }
 
+BOOST_AUTO_TEST_CASE(relu_and_leaky_relu_add_to_a_gradient_that_holds_a_partial_one) {
+  // x also feeds the sum directly, whose gradient reaches x first; (512, 512) runs in parallel.
+  for (const shape_type& shape : {shape_type{5}, shape_type{512, 512}}) {
+    BOOST_TEST_CONTEXT("shape " << shape_string(shape)) {
+      Generator gen(3);
+      Tensor64 x = normal<double>(shape, 0.0, 1.0, gen, true);
+      Tape tape;
+      tape.backward(sum(relu(x) + leaky_relu(x, 0.1) + x));
+      std::size_t wrong = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const double v = x.value().data()[i];
+        wrong += x.grad().data()[i] != (v > 0 ? 3.0 : 1.1);
+      }
+      BOOST_TEST(wrong == 0u);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(reductions_by_hand) {
   Tensor64 a = t({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
   BOOST_TEST(sum(a).item() == 21.0);

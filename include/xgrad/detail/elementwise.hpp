@@ -1,11 +1,12 @@
 #pragma once
 // Builders for element-wise ops. unary_op: the forward is an xtensor expression evaluated into a
 // pooled buffer, the backward a function of the input node, d(out) and out. binary_op: a value and
-// two partial derivatives.
+// two partial derivatives. map_op: a value and a derivative of one number, both plain loops.
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
 #include "xgrad/detail/op_support.hpp"
+#include "xgrad/detail/parallel.hpp"
 
 namespace xg::detail {
 
@@ -19,18 +20,19 @@ TensorT<T> unary_op(const char* op, const TensorT<T>& x, Forward&& forward, Back
                         });
 }
 
-// Adds g * partial(k) to node.grad[k] for every element k (overwriting a freshly claimed buffer).
-template <class T, class Partial>
-void accumulate_elements(Node<T>& node, const array<T>& g, Partial&& partial) {
+// Adds grad_of(k) to node.grad[k] for every element k (overwriting a freshly claimed buffer), in
+// parallel above the grain.
+template <class T, class GradOf>
+void accumulate_elements(Node<T>& node, GradOf&& grad_of) {
   if (!node.requires_grad) return;
   const bool fresh = claim_grad(node);
   T* grad = node.grad.data();
-  const T* gy = g.data();
-  const std::size_t n = g.size();
-  if (fresh)
-    for (std::size_t k = 0; k < n; ++k) grad[k] = gy[k] * partial(k);
-  else
-    for (std::size_t k = 0; k < n; ++k) grad[k] += gy[k] * partial(k);
+  parallel_ranges(node.grad.size(), [&](std::size_t begin, std::size_t end) {
+    if (fresh)
+      for (std::size_t k = begin; k < end; ++k) grad[k] = grad_of(k);
+    else
+      for (std::size_t k = begin; k < end; ++k) grad[k] += grad_of(k);
+  });
 }
 
 // An element-wise op of two tensors from its value f(x, y) and partial derivatives d_dx(x, y, out)
@@ -47,7 +49,9 @@ TensorT<T> binary_op(const char* op, const TensorT<T>& a, const TensorT<T>& b, F
   if (same_size) {
     const T *x = a.value().data(), *y = b.value().data();
     T* o = out.data();
-    for (std::size_t k = 0; k < out.size(); ++k) o[k] = f(x[k], y[k]);
+    parallel_ranges(out.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t k = begin; k < end; ++k) o[k] = f(x[k], y[k]);
+    });
   } else {
     xt::noalias(out) = f(a.value(), b.value());
   }
@@ -57,14 +61,32 @@ TensorT<T> binary_op(const char* op, const TensorT<T>& a, const TensorT<T>& b, F
         const array<T>& x = a->value;
         const array<T>& y = b->value;
         if (x.size() == g.size() && y.size() == g.size()) {
-          const T *px = x.data(), *py = y.data(), *po = out.data();
-          accumulate_elements(*a, g, [&](std::size_t k) { return d_dx(px[k], py[k], po[k]); });
-          accumulate_elements(*b, g, [&](std::size_t k) { return d_dy(px[k], py[k], po[k]); });
+          const T *px = x.data(), *py = y.data(), *po = out.data(), *gy = g.data();
+          accumulate_elements(*a, [&](std::size_t k) { return gy[k] * d_dx(px[k], py[k], po[k]); });
+          accumulate_elements(*b, [&](std::size_t k) { return gy[k] * d_dy(px[k], py[k], po[k]); });
         } else {
           accumulate(*a, g * d_dx(x, y, out), op);
           accumulate(*b, g * d_dy(x, y, out), op);
         }
       });
+}
+
+// out[i] = forward(x[i]); backward writes d(x)[i] = backward(g[i], x[i], out[i]) straight into x's
+// gradient, with no expression or temporary in between. Both are loops the compiler vectorises,
+// parallel above the grain. Not for exp and the like: the compiler keeps those scalar, while xsimd
+// vectorises them in unary_op's expressions.
+template <class T, class Forward, class Backward>
+TensorT<T> map_op(const char* op, const TensorT<T>& x, Forward forward, Backward backward) {
+  array<T> out = new_buffer<T>(to_shape(x.shape()));
+  const T* in = x.value().data();
+  T* y = out.data();
+  parallel_ranges(out.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) y[i] = forward(in[i]);
+  });
+  return make_result<T>(op, std::move(out), {&x}, [x = x.node(), backward](const array<T>& g, const array<T>& out) {
+    const T *gy = g.data(), *in = x->value.data(), *y = out.data();
+    accumulate_elements(*x, [&](std::size_t i) { return backward(gy[i], in[i], y[i]); });
+  });
 }
 
 }  // namespace xg::detail

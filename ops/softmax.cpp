@@ -27,25 +27,39 @@ void for_each_line(const detail::AxisSplit& s, F&& f) {
     }
 }
 
-// y = softmax(x) or log_softmax(x) along one line. The maximum is subtracted before exp, so logits
-// of ±1000 give exp(0) at the maximum and never overflow (the sum is at least 1: no log(0) either).
-template <bool Log, class T, class Stride>
-void softmax_line(const T* x, T* y, std::size_t n, Stride stride) {
+template <class T, class Stride>
+T line_max(const T* x, std::size_t n, Stride stride) {
   T m = x[0];
   for (std::size_t k = 1; k < n; ++k) m = std::max(m, x[k * stride]);
-  T total = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    const T e = std::exp(x[k * stride] - m);
-    if constexpr (!Log) y[k * stride] = e;
-    total += e;
-  }
-  if constexpr (Log) {
-    const T shift = m + std::log(total);
-    for (std::size_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - shift;
-  } else {
-    const T inv = T(1) / total;
-    for (std::size_t k = 0; k < n; ++k) y[k * stride] *= inv;
-  }
+  return m;
+}
+
+// y = softmax(x) or log_softmax(x) along every line. The maximum is subtracted before exp, so
+// logits of ±1000 give exp(0) at the maximum and never overflow (the sum is at least 1: no log(0)
+// either). exp runs once over the whole buffer, where xsimd vectorises it: a line of a few classes
+// is shorter than one register, so exp line by line would run scalar. Calls line_done(base, lse)
+// with each line's log-sum-exp, lse = log sum_k exp(x_k): log softmax is x - lse, never log(p),
+// which is -inf once exp underflows.
+template <bool Log, class T, class LineDone>
+void softmax_lines(const detail::AxisSplit& s, const T* x, array<T>& out, LineDone&& line_done) {
+  T* y = out.data();
+  for_each_line(s, [&](std::size_t base, auto stride) {
+    const T m = line_max(x + base, s.n, stride);
+    for (std::size_t k = 0; k < s.n; ++k) y[base + k * stride] = x[base + k * stride] - m;
+  });
+  xt::noalias(out) = xt::exp(out);
+  for_each_line(s, [&](std::size_t base, auto stride) {
+    T total = 0;
+    for (std::size_t k = 0; k < s.n; ++k) total += y[base + k * stride];
+    const T lse = line_max(x + base, s.n, stride) + std::log(total);
+    if constexpr (Log) {
+      for (std::size_t k = 0; k < s.n; ++k) y[base + k * stride] = x[base + k * stride] - lse;
+    } else {
+      const T inv = T(1) / total;
+      for (std::size_t k = 0; k < s.n; ++k) y[base + k * stride] *= inv;
+    }
+    line_done(base, lse);
+  });
 }
 
 // The vector-Jacobian products, from the output y alone (which is all these ops keep):
@@ -68,9 +82,7 @@ TensorT<T> softmax_op(const char* op, const TensorT<T>& x, long axis) {
   const detail::AxisSplit split = detail::split_at_axis(shape, detail::normalize_axis(op, axis, shape.size()));
   if (split.n == 0) throw shape_error(std::string(op) + ": axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
   array<T> out = detail::new_buffer<T>(shape);
-  const T* in = x.value().data();
-  T* y = out.data();
-  for_each_line(split, [&](std::size_t base, auto stride) { softmax_line<Log>(in + base, y + base, split.n, stride); });
+  softmax_lines<Log>(split, x.value().data(), out, [](std::size_t, T) {});
   return detail::make_result<T>(op, std::move(out), {&x}, [x = x.node(), split](const array<T>& g, const array<T>& out) {
     if (!x->requires_grad) return;
     T* gx = detail::ensure_grad(*x).data();
@@ -80,14 +92,15 @@ TensorT<T> softmax_op(const char* op, const TensorT<T>& x, long axis) {
   });
 }
 
-// log_softmax over the rows of (N, C) logits, into a buffer the op saves for its backward.
-template <class T>
-std::shared_ptr<Node<T>> log_softmax_rows(const TensorT<T>& logits) {
+// Softmax over the rows of (N, C) logits, into a buffer the op saves for its backward;
+// row_done(row, lse) as line_done in softmax_lines.
+template <class T, class RowDone>
+std::shared_ptr<Node<T>> softmax_rows(const TensorT<T>& logits, RowDone&& row_done) {
   const std::size_t n = logits.shape()[0], c = logits.shape()[1];
-  auto logp = detail::saved_buffer<T>("cross_entropy", {n, c});
-  for (std::size_t i = 0; i < n; ++i)
-    softmax_line<true>(logits.value().data() + i * c, logp->value.data() + i * c, c, unit_stride{});
-  return logp;
+  auto probs = detail::saved_buffer<T>("cross_entropy", {n, c});
+  softmax_lines<false>(detail::AxisSplit{n, c, 1}, logits.value().data(), probs->value,
+                       [&](std::size_t base, T lse) { row_done(base / c, lse); });
+  return probs;
 }
 
 template <class T>
@@ -114,11 +127,9 @@ template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) {
   const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
   detail::check_labels("cross_entropy", labels, c);
-  const auto probs = log_softmax_rows(logits);
-  T* p = probs->value.data();
+  const T* z = logits.value().data();
   T total = 0;
-  for (std::size_t i = 0; i < n; ++i) total -= p[i * c + labels[i]];
-  for (std::size_t j = 0; j < n * c; ++j) p[j] = std::exp(p[j]);
+  const auto probs = softmax_rows(logits, [&](std::size_t i, T lse) { total += lse - z[i * c + labels[i]]; });
   // The labels as numbers (exact up to 2^24 classes), in a buffer the tape recycles like the rest.
   const auto classes = detail::saved_buffer<T>("cross_entropy", {n});
   for (std::size_t i = 0; i < n; ++i) classes->value.data()[i] = T(labels[i]);
@@ -127,9 +138,10 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
       [z = logits.node(), probs, classes, n, c](const array<T>& g, const array<T>&) {
         if (!z->requires_grad) return;
         const T scale = g() / T(n);
-        T* gz = detail::ensure_grad(*z).data();
+        const bool add = !detail::claim_grad(*z);  // a fresh buffer is overwritten, not zeroed first
+        T* gz = z->grad.data();
         const T* p = probs->value.data();
-        for (std::size_t j = 0; j < n * c; ++j) gz[j] += scale * p[j];
+        for (std::size_t j = 0; j < n * c; ++j) gz[j] = (add ? gz[j] : T(0)) + scale * p[j];
         for (std::size_t i = 0; i < n; ++i) gz[i * c + std::size_t(classes->value.data()[i])] -= scale;
       });
 }
@@ -140,17 +152,17 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
 template <class T>
 TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
   const auto [n, c] = detail::targets_shape("cross_entropy", logits, targets);
-  const auto probs = log_softmax_rows(logits);
-  T* p = probs->value.data();
+  const T* z = logits.value().data();
   const T* t = targets.value().data();
-  T total = 0;
-  for (std::size_t j = 0; j < n * c; ++j) total -= t[j] * p[j];
   std::shared_ptr<Node<T>> logp;  // kept only when the targets need their gradient
-  if (targets.requires_grad()) {
-    logp = detail::saved_buffer<T>("cross_entropy", {n, c});
-    std::copy_n(p, n * c, logp->value.data());
-  }
-  for (std::size_t j = 0; j < n * c; ++j) p[j] = std::exp(p[j]);
+  if (targets.requires_grad()) logp = detail::saved_buffer<T>("cross_entropy", {n, c});
+  T total = 0;
+  const auto probs = softmax_rows(logits, [&](std::size_t i, T lse) {
+    for (std::size_t j = i * c; j < (i + 1) * c; ++j) {
+      total -= t[j] * (z[j] - lse);
+      if (logp) logp->value.data()[j] = z[j] - lse;
+    }
+  });
   return detail::make_result<T>(
       "cross_entropy", scalar_buffer(total / T(n)), {&logits, &targets},
       [z = logits.node(), tn = targets.node(), probs, logp, n, c](const array<T>& g, const array<T>&) {

@@ -1,10 +1,13 @@
 // batch_norm: fused forward and backward kernels over x viewed as (N, C, inner), per channel.
 // Explicit loops over contiguous buffers: xtensor's axis reducers were 13x slower (DESIGN.md §6).
-// Large inputs are split into blocks of channels, one per thread: each channel's sums run on one
-// thread in one order, so the results are the same bit for bit with any number of threads.
+//
+// Large inputs run in parallel over parts of whole samples, fixed by the shape: a part is one
+// contiguous piece of x, which streams at full speed (a block of channels is a piece of every row,
+// and streamed a fifth slower), and a late or busy thread leaves its parts to the others. Each part
+// sums its samples on its own; the parts' sums are then combined in part order, so the results are
+// the same bit for bit whatever the number of threads.
 #include <array>
 #include <cmath>
-#include <utility>
 
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/detail/parallel.hpp"
@@ -16,43 +19,44 @@ namespace xg {
 namespace {
 using detail::Channels;
 
-// Calls body(c0, c1) for blocks of channels in parallel. For (N, C) input the kernels' SIMD loops
-// run across channels, so blocks start at a multiple of 64 channels: a whole number of registers
-// (see detail::parallel_blocks) and of cache lines, so that no two threads write one line.
-template <class Body>
-void for_channel_blocks(const Channels& ch, Body&& body) {
-  detail::parallel_blocks(ch.c, ch.count(), ch.inner == 1 ? 64 : 1, std::forward<Body>(body));
-}
+// The samples [begin(p), end(p)) of part p.
+struct Parts {
+  std::size_t count, samples;
+  explicit Parts(const Channels& ch) : count(detail::parallel_part_count(ch.n * ch.c * ch.inner, ch.n)), samples(ch.n) {}
+  std::size_t begin(std::size_t p) const { return samples * p / count; }
+  std::size_t end(std::size_t p) const { return begin(p + 1); }
+};
 
-// Calls f(k, c) for every element k of channels [c0, c1), with its channel c. For (N, C) input the
+// Calls f(k, c) for every element k of samples [o0, o1), with its channel c. For (N, C) input the
 // inner loop runs along the contiguous channel axis, otherwise along one channel's contiguous run
 // (both vectorise).
 template <class F>
-void for_each_element(const Channels& ch, std::size_t c0, std::size_t c1, F&& f) {
-  for (std::size_t o = 0; o < ch.n; ++o)
+void for_each_element(const Channels& ch, std::size_t o0, std::size_t o1, F&& f) {
+  for (std::size_t o = o0; o < o1; ++o)
     if (ch.inner == 1) {
-      for (std::size_t c = c0; c < c1; ++c) f(o * ch.c + c, c);
+      for (std::size_t c = 0; c < ch.c; ++c) f(o * ch.c + c, c);
     } else {
-      for (std::size_t c = c0; c < c1; ++c) {
+      for (std::size_t c = 0; c < ch.c; ++c) {
         const std::size_t base = (o * ch.c + c) * ch.inner;
         for (std::size_t i = 0; i < ch.inner; ++i) f(base + i, c);
       }
     }
 }
 
-// acc[j][c] = the sum over channel c of f(k, c)[j], for c in [c0, c1): N sums in one pass.
+// acc[j][c] = the sum of f(k, c)[j] over the elements k of channel c in samples [o0, o1): N sums
+// in one pass.
 template <class T, std::size_t N, class F>
-void channel_sums(const Channels& ch, std::size_t c0, std::size_t c1, const std::array<T*, N>& acc, F&& f) {
-  for (T* a : acc) std::fill(a + c0, a + c1, T(0));
+void channel_sums(const Channels& ch, std::size_t o0, std::size_t o1, const std::array<T*, N>& acc, F&& f) {
+  for (T* a : acc) std::fill(a, a + ch.c, T(0));
   if (ch.inner == 1) {
-    for_each_element(ch, c0, c1, [&](std::size_t k, std::size_t c) {
+    for_each_element(ch, o0, o1, [&](std::size_t k, std::size_t c) {
       const std::array<T, N> v = f(k, c);
       for (std::size_t j = 0; j < N; ++j) acc[j][c] += v[j];
     });
     return;
   }
-  for (std::size_t o = 0; o < ch.n; ++o)
-    for (std::size_t c = c0; c < c1; ++c) {
+  for (std::size_t o = o0; o < o1; ++o)
+    for (std::size_t c = 0; c < ch.c; ++c) {
       const std::size_t base = (o * ch.c + c) * ch.inner;
       std::array<T, N> s{};  // local accumulators for the run, not a store to acc per element
       for (std::size_t i = 0; i < ch.inner; ++i) {
@@ -63,34 +67,44 @@ void channel_sums(const Channels& ch, std::size_t c0, std::size_t c1, const std:
     }
 }
 
-// The mean and biased variance of channels [c0, c1), without the cancellation of E[x^2] - E[x]^2.
-// (N, C): Welford's update a row at a time, across the contiguous channels: one pass over x, where
-// two (the mean, then the squared deviations) cost a third more on a 4 MiB input, whose passes come
-// from L3. (N, C, inner): per channel, those two passes over its runs.
+// Channel c's first value in sample o: what its statistics over samples from o on are taken
+// relative to, so that they are as accurate for data far from zero as for data around it.
 template <class T>
-void channel_statistics(const Channels& ch, std::size_t c0, std::size_t c1, const T* in, T* mean, T* var) {
-  const T inv_m = T(1) / T(ch.count());
+T shift_of(const Channels& ch, const T* in, std::size_t o, std::size_t c) {
+  return in[(o * ch.c + c) * ch.inner];
+}
+
+// The mean of every channel over samples [o0, o1), less shift_of(o0), and the sum of squared
+// deviations from it, without the cancellation of E[x^2] - E[x]^2. (N, C): Welford's update a row
+// at a time, across the contiguous channels: one pass over x, where two (the mean, then the squared
+// deviations) cost a third more on a 4 MiB input, whose passes come from L3. (N, C, inner): those
+// two passes, per channel over its runs.
+template <class T>
+void channel_statistics(const Channels& ch, std::size_t o0, std::size_t o1, const T* in, T* mean, T* m2) {
   if (ch.inner == 1) {
-    std::fill(mean + c0, mean + c1, T(0));
-    std::fill(var + c0, var + c1, T(0));  // the sum of squared deviations until the end
-    for (std::size_t o = 0; o < ch.n; ++o) {
+    std::fill(mean, mean + ch.c, T(0));
+    std::fill(m2, m2 + ch.c, T(0));
+    const T* shift = in + o0 * ch.c;
+    for (std::size_t o = o0; o < o1; ++o) {
       const T* row = in + o * ch.c;
-      const T weight = T(1) / T(o + 1);
-      for (std::size_t c = c0; c < c1; ++c) {
-        const T d = row[c] - mean[c];
+      const T weight = T(1) / T(o - o0 + 1);
+      for (std::size_t c = 0; c < ch.c; ++c) {
+        const T v = row[c] - shift[c];
+        const T d = v - mean[c];
         mean[c] += d * weight;
-        var[c] += d * (row[c] - mean[c]);
+        m2[c] += d * (v - mean[c]);
       }
     }
-  } else {
-    channel_sums<T, 1>(ch, c0, c1, {mean}, [&](std::size_t k, std::size_t) { return std::array{in[k]}; });
-    for (std::size_t c = c0; c < c1; ++c) mean[c] *= inv_m;
-    channel_sums<T, 1>(ch, c0, c1, {var}, [&](std::size_t k, std::size_t c) {
-      const T d = in[k] - mean[c];
-      return std::array{d * d};
-    });
+    return;
   }
-  for (std::size_t c = c0; c < c1; ++c) var[c] *= inv_m;
+  channel_sums<T, 1>(ch, o0, o1, {mean},
+                     [&](std::size_t k, std::size_t c) { return std::array{in[k] - shift_of(ch, in, o0, c)}; });
+  const T inv_count = T(1) / T((o1 - o0) * ch.inner);
+  for (std::size_t c = 0; c < ch.c; ++c) mean[c] *= inv_count;
+  channel_sums<T, 1>(ch, o0, o1, {m2}, [&](std::size_t k, std::size_t c) {
+    const T d = in[k] - shift_of(ch, in, o0, c) - mean[c];
+    return std::array{d * d};
+  });
 }
 }  // namespace
 
@@ -102,66 +116,101 @@ template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
   const Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options);
-  // Rows: mu, 1/std, and two of scratch (the batch variance here, backward's sums there); held by
-  // the tape, so that steps reuse it.
-  const auto stats = detail::saved_buffer<T>("batch_norm", {4, ch.c});
+  const Parts parts(ch);
+  // Rows: mu, 1/std, then two per part for its sums (here the mean and the squared deviations,
+  // in backward those of g and g * (x - mu)). Held by the tape, so that steps reuse it.
+  const auto stats = detail::saved_buffer<T>("batch_norm", {2 + 2 * parts.count, ch.c});
   T* mean = stats->value.data();
   T* inv_std = mean + ch.c;
-  T* var = inv_std + ch.c;
-  array<T> out = detail::new_buffer<T>(detail::to_shape(x.shape()));
+  const auto partial = [&](std::size_t p, std::size_t j) { return mean + (2 + 2 * p + j) * ch.c; };
+  T* var = partial(0, 1);  // the parts' squared deviations combine into the first's
   const T* in = x.value().data();
+  const T eps = T(options.eps);
+  if (options.train) {
+    detail::parallel_parts(parts.count, [&](std::size_t p) {
+      channel_statistics(ch, parts.begin(p), parts.end(p), in, partial(p, 0), partial(p, 1));
+    });
+    // Chan et al.'s combination of (count, mean, squared deviations) of two sets of values, with
+    // every part's mean taken relative to the first part's shift.
+    T* m = partial(0, 0);
+    for (std::size_t p = 1; p < parts.count; ++p) {
+      const T n_a = T(parts.begin(p) * ch.inner), n_b = T((parts.end(p) - parts.begin(p)) * ch.inner);
+      const T w = n_b / (n_a + n_b), v = n_a * w;
+      const T* m_b = partial(p, 0);
+      const T* m2_b = partial(p, 1);
+      for (std::size_t c = 0; c < ch.c; ++c) {
+        const T d = (shift_of(ch, in, parts.begin(p), c) - shift_of(ch, in, 0, c)) + m_b[c] - m[c];
+        m[c] += d * w;
+        var[c] += m2_b[c] + d * d * v;
+      }
+    }
+    const T inv_m = T(1) / T(ch.count());
+    for (std::size_t c = 0; c < ch.c; ++c) {
+      mean[c] = shift_of(ch, in, 0, c) + m[c];
+      var[c] *= inv_m;
+      inv_std[c] = T(1) / std::sqrt(var[c] + eps);
+    }
+    detail::update_running_statistics(running_mean, running_var, mean, var, ch.count(), options.momentum);
+  } else {
+    const T* rm = running_mean.value().data();
+    const T* rv = running_var.value().data();
+    for (std::size_t c = 0; c < ch.c; ++c) {
+      mean[c] = rm[c];
+      inv_std[c] = T(1) / std::sqrt(rv[c] + eps);
+    }
+  }
+
+  array<T> out = detail::new_buffer<T>(detail::to_shape(x.shape()));
   const T* g = gamma.value().data();
   const T* b = beta.value().data();
-  const T* rm = running_mean.value().data();
-  const T* rv = running_var.value().data();
   T* y = out.data();
-  const T eps = T(options.eps);
-  const bool train = options.train;
-  for_channel_blocks(ch, [&](std::size_t c0, std::size_t c1) {
-    if (train) channel_statistics(ch, c0, c1, in, mean, var);
-    for (std::size_t c = c0; c < c1; ++c) {
-      if (!train) mean[c] = rm[c];
-      inv_std[c] = T(1) / std::sqrt((train ? var[c] : rv[c]) + eps);
-    }
-    for_each_element(ch, c0, c1, [&](std::size_t k, std::size_t c) { y[k] = (in[k] - mean[c]) * (g[c] * inv_std[c]) + b[c]; });
+  detail::parallel_parts(parts.count, [&](std::size_t p) {
+    for_each_element(ch, parts.begin(p), parts.end(p),
+                     [&](std::size_t k, std::size_t c) { y[k] = (in[k] - mean[c]) * (g[c] * inv_std[c]) + b[c]; });
   });
-  if (train) detail::update_running_statistics(running_mean, running_var, mean, var, ch.count(), options.momentum);
 
   // With x_hat = (x - mu) / std: d(beta) = sum g; d(gamma) = sum g * x_hat; d(x) = gamma / std *
   // (g - a - x_hat * b) with a = mean(g) and b = mean(g * x_hat) in train mode (mu and var depend on
   // x), a = b = 0 in eval. The sums take one pass over g and x, d(x) a second.
   return detail::make_result<T>(
       "batch_norm", std::move(out), {&x, &gamma, &beta},
-      [x = x.node(), gamma = gamma.node(), beta = beta.node(), stats, ch, train](const array<T>& grad, const array<T>&) {
+      [x = x.node(), gamma = gamma.node(), beta = beta.node(), stats, ch, parts, train = options.train](
+          const array<T>& grad, const array<T>&) {
         const T* gy = grad.data();
         const T* in = x->value.data();
         const T* g = gamma->value.data();
         const T* mean = stats->value.data();
         const T* inv_std = mean + ch.c;
-        T* a = stats->value.data() + 2 * ch.c;  // sum g, then a
-        T* b = a + ch.c;                        // sum g * x_hat, then b / std
+        const auto partial = [&](std::size_t p, std::size_t j) { return stats->value.data() + (2 + 2 * p + j) * ch.c; };
+        T* a = partial(0, 0);  // sum g, then a
+        T* b = partial(0, 1);  // sum g * (x - mu), then b / std
         T* gb = beta->requires_grad ? detail::ensure_grad(*beta).data() : nullptr;
         T* gg = gamma->requires_grad ? detail::ensure_grad(*gamma).data() : nullptr;
-        const bool add = x->requires_grad && !detail::claim_grad(*x);  // a fresh buffer is overwritten
-        T* gx = x->requires_grad ? x->grad.data() : nullptr;
-        const T inv_m = T(1) / T(ch.count());
-        for_channel_blocks(ch, [&](std::size_t c0, std::size_t c1) {
-          if (train || gb || gg) {
-            channel_sums<T, 2>(ch, c0, c1, {a, b}, [&](std::size_t k, std::size_t c) {
-              return std::array{gy[k], gy[k] * (in[k] - mean[c])};
-            });
-            for (std::size_t c = c0; c < c1; ++c) {
-              b[c] *= inv_std[c];
-              if (gb) gb[c] += a[c];
-              if (gg) gg[c] += b[c];
+        if (train || gb || gg) {
+          detail::parallel_parts(parts.count, [&](std::size_t p) {
+            channel_sums<T, 2>(ch, parts.begin(p), parts.end(p), {partial(p, 0), partial(p, 1)},
+                               [&](std::size_t k, std::size_t c) { return std::array{gy[k], gy[k] * (in[k] - mean[c])}; });
+          });
+          for (std::size_t p = 1; p < parts.count; ++p)
+            for (std::size_t c = 0; c < ch.c; ++c) {
+              a[c] += partial(p, 0)[c];
+              b[c] += partial(p, 1)[c];
             }
+          for (std::size_t c = 0; c < ch.c; ++c) {
+            if (gb) gb[c] += a[c];
+            if (gg) gg[c] += b[c] * inv_std[c];
           }
-          if (!gx) return;
-          for (std::size_t c = c0; c < c1; ++c) {
-            a[c] = train ? a[c] * inv_m : T(0);
-            b[c] = train ? b[c] * inv_m * inv_std[c] : T(0);
-          }
-          for_each_element(ch, c0, c1, [&](std::size_t k, std::size_t c) {
+        }
+        if (!x->requires_grad) return;
+        const T inv_m = T(1) / T(ch.count());
+        for (std::size_t c = 0; c < ch.c; ++c) {
+          a[c] = train ? a[c] * inv_m : T(0);
+          b[c] = train ? b[c] * inv_m * inv_std[c] * inv_std[c] : T(0);
+        }
+        const bool add = !detail::claim_grad(*x);  // a fresh buffer is overwritten, not zeroed first
+        T* gx = x->grad.data();
+        detail::parallel_parts(parts.count, [&](std::size_t p) {
+          for_each_element(ch, parts.begin(p), parts.end(p), [&](std::size_t k, std::size_t c) {
             const T v = g[c] * inv_std[c] * (gy[k] - a[c] - (in[k] - mean[c]) * b[c]);
             gx[k] = add ? gx[k] + v : v;
           });

@@ -169,8 +169,26 @@ BOOST_AUTO_TEST_CASE(fused_and_composed_batch_norm_agree_in_value_gradient_and_r
     }
 }
 
-// Large enough to be split into blocks of channels; 1000 channels leave a tail that is not a whole
-// SIMD register, and (N, C, H, W) input takes the other kernels.
+// Data far from zero in float: E[x^2] - E[x]^2 would lose every digit of the variance (1e6 against
+// 1). 512 samples are cut into parts whose statistics are combined; the later samples are shifted,
+// so that the parts' means differ, and the combination must account for that too.
+BOOST_AUTO_TEST_CASE(float_statistics_of_data_far_from_zero_keep_their_digits) {
+  Generator gen(4);
+  Tensor x = normal<float>({512, 256}, 1000.0f, 1.5f, gen);
+  for (std::size_t i = x.size() / 2; i < x.size(); ++i) x.value().data()[i] += 3.0f;
+  Tensor gamma = Tensor::ones({256}), beta = Tensor::zeros({256});
+  Tensor running_mean = Tensor::zeros({256}), running_var = Tensor::ones({256});
+  batch_norm(x, gamma, beta, running_mean, running_var, {.train = true, .momentum = 1.0});  // takes the batch's
+  const array<double> exact(x.value());
+  for (std::size_t c = 0; c < 256; c += 51) {
+    const auto [mean, var] = channel_stats(exact, c);
+    BOOST_TEST(running_mean.value()(c) == mean, tt::tolerance(1e-6));
+    BOOST_TEST(running_var.value()(c) == var * 512 / 511, tt::tolerance(1e-6));
+  }
+}
+
+// Large enough to be cut into parts; 1000 channels are not a whole number of SIMD registers, and
+// (N, C, H, W) input takes the other kernels.
 BOOST_AUTO_TEST_CASE(forward_and_backward_are_bit_identical_with_one_and_two_threads) {
   for (const shape_type& shape : {shape_type{300, 1000}, shape_type{16, 37, 16, 16}}) {
     BOOST_TEST_CONTEXT("shape " << shape_string(shape)) {

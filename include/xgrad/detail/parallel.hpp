@@ -5,7 +5,6 @@
 #include <cstddef>
 
 #include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 
 namespace xg::detail {
@@ -24,24 +23,21 @@ void parallel_ranges(std::size_t n, Body&& body) {
                     [&](const tbb::blocked_range<std::size_t>& r) { body(r.begin(), r.end()); });
 }
 
-// body(begin, end) for disjoint ranges covering [0, n) items of item_size elements each, one range
-// per thread, for kernels whose items are strided (a block of batch norm's channels is a piece of
-// every row): a narrow block streams far slower than a wide one, so the blocks are as few and wide
-// as the threads allow. Every range starts at a multiple of `align` items: a kernel whose SIMD loop
-// runs across the items then meets each item in the same lane of the same loop whatever the split,
-// so its results do not depend on the number of threads.
+// How many parts of at least parallel_grain elements n elements make, at least one and at most
+// `units` (the pieces that may not be split). For kernels whose parts are fixed by the shape alone,
+// so that partial results combined in part order are the same whatever the number of threads.
+inline std::size_t parallel_part_count(std::size_t n, std::size_t units) {
+  return std::clamp(n / parallel_grain, std::size_t(1), std::max(units, std::size_t(1)));
+}
+
+// body(part) for every part in [0, parts), in parallel.
 template <class Body>
-void parallel_blocks(std::size_t n, std::size_t item_size, std::size_t align, Body&& body) {
-  using tbb::global_control;
-  const std::size_t threads = global_control::active_value(global_control::max_allowed_parallelism);
-  const std::size_t blocks = (n + align - 1) / align;
-  const std::size_t parts = std::min({threads, blocks, n * item_size / parallel_grain});
+void parallel_parts(std::size_t parts, Body&& body) {
   if (parts < 2) {
-    body(std::size_t(0), n);
+    body(std::size_t(0));
     return;
   }
-  const auto bound = [&](std::size_t part) { return std::min(n, blocks * part / parts * align); };
-  tbb::parallel_for(std::size_t(0), parts, [&](std::size_t part) { body(bound(part), bound(part + 1)); });
+  tbb::parallel_for(std::size_t(0), parts, [&](std::size_t part) { body(part); });
 }
 
 }  // namespace xg::detail

@@ -83,8 +83,9 @@ array<T>& ensure_grad(Node<T>& node) {
   return node.grad;
 }
 
-// A buffer an op saves for its backward (batch norm's x_hat, dropout's mask). It is held by a node on
-// the active tape, so that tape.clear() recycles it like an output; op names whose buffer it is.
+// A buffer an op saves for its backward (batch norm's per-channel statistics, dropout's mask). It
+// is held by a node on the active tape, so that tape.clear() recycles it like an output; op names
+// whose buffer it is.
 template <class T>
 std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
   auto node = new_node<T>();

@@ -138,8 +138,11 @@ std::string range_string(const array<T>& a) {
       hi = std::max(hi, x);
     }
   }
-  std::string s = a.size() == nans ? "[all NaN]" : "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  if (nans && a.size() != nans) s += " with " + std::to_string(nans) + " NaN";
+  if (a.size() == nans) return "[all NaN]";
+  // Appended piece by piece: "[" + std::string trips GCC 12's -Wrestrict false positive.
+  std::string s = "[";
+  s.append(std::to_string(lo)).append(", ").append(std::to_string(hi)).append("]");
+  if (nans) s.append(" with ").append(std::to_string(nans)).append(" NaN");
   return s;
 }
 

@@ -124,6 +124,10 @@ int main(int argc, char** argv) try {
   };
   const std::function<void()> relu_backward_op = op_backward(xg::relu(zt), dout);
   const std::function<void()> bn_backward_op = op_backward(batch_norm_train(), dout);
+  // Adam on a parameter of n floats whose gradient stays set: read p, g, m, v and write p, m, v.
+  xg::Tensor adam_param = to_tensor(weights.value, true);
+  tape.backward(adam_param * to_tensor(weights.grad, false), dout);
+  xg::optim::Optimizer adam_t({adam_param}, xg::optim::adam({.lr = 1e-3}));
   kernels.insert(kernels.end(), {
       {"xgrad ReLU forward", 2 * n * f, [&] {
          tape.clear();
@@ -148,6 +152,7 @@ int main(int argc, char** argv) try {
          reset_grads();
          bn_backward_op();
        }},
+      {"xgrad Adam update", 7 * n * f, [&] { adam_t.step(); }},
   });
 
   std::printf("%d thread(s), %ld floats per array, median of %d runs, OMP_WAIT_POLICY=%s\n\n", threads, long(n),

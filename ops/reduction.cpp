@@ -4,6 +4,7 @@
 
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
+#include "support.hpp"
 
 namespace xg {
 
@@ -77,23 +78,24 @@ TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
   const auto [outer, n, inner] = detail::split_at_axis(shape, ax);
   Reduction r = plan_reduction("max", shape, {axis}, keepdims);
   array<T> out = detail::new_buffer<T>(r.out_shape);
-  std::vector<std::size_t> argmax(outer * inner, 0);
+  // Where each maximum sits along the axis, as numbers (exact below 2^24), in a buffer the tape
+  // recycles: the closure holds no vector.
+  const auto argmax = detail::saved_buffer<T>("max", {outer * inner});
   const T* in = x.value().data();
   for (std::size_t o = 0; o < outer; ++o)
     for (std::size_t i = 0; i < inner; ++i) {
-      std::size_t best = 0;
-      for (std::size_t k = 1; k < n; ++k)
-        if (in[(o * n + k) * inner + i] > in[(o * n + best) * inner + i]) best = k;
-      argmax[o * inner + i] = best;
+      const std::size_t best = detail::argmax_line(in + o * n * inner + i, n, inner);
+      argmax->value.data()[o * inner + i] = T(best);
       out.data()[o * inner + i] = in[(o * n + best) * inner + i];
     }
   return detail::make_result<T>("max", std::move(out), {&x},
-                                [x = x.node(), argmax = std::move(argmax), n, inner](const array<T>& g, const array<T>&) {
+                                [x = x.node(), argmax, n, inner](const array<T>& g, const array<T>&) {
                                   if (!x->requires_grad) return;
                                   T* gx = detail::ensure_grad(*x).data();
-                                  for (std::size_t j = 0; j < argmax.size(); ++j) {
+                                  const T* best = argmax->value.data();
+                                  for (std::size_t j = 0; j < argmax->value.size(); ++j) {
                                     const std::size_t o = j / inner, i = j % inner;
-                                    gx[(o * n + argmax[j]) * inner + i] += g.data()[j];
+                                    gx[(o * n + std::size_t(best[j])) * inner + i] += g.data()[j];
                                   }
                                 });
 }

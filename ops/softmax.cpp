@@ -184,17 +184,6 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
       });
 }
 
-namespace {
-// The position of the first maximum of a line: argmax's answer (and max's gradient's choice).
-template <class T, class Stride>
-std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
-  std::size_t best = 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if (x[k * stride] > x[best * stride]) best = k;
-  return best;
-}
-}  // namespace
-
 template <class T>
 std::vector<int> argmax(const TensorT<T>& x, long axis) {
   const shape_type shape = detail::to_shape(x.shape());
@@ -203,7 +192,7 @@ std::vector<int> argmax(const TensorT<T>& x, long axis) {
   std::vector<int> out;
   out.reserve(split.outer * split.inner);
   const T* in = x.value().data();
-  for_each_line(split, [&](std::size_t base, auto stride) { out.push_back(int(argmax_line(in + base, split.n, stride))); });
+  for_each_line(split, [&](std::size_t base, auto stride) { out.push_back(int(detail::argmax_line(in + base, split.n, stride))); });
   return out;
 }
 
@@ -214,7 +203,7 @@ double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
   detail::check_labels("accuracy", labels, c);
   const T* z = logits.value().data();
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < n; ++i) correct += argmax_line(z + i * c, c, unit_stride{}) == std::size_t(labels[i]);
+  for (std::size_t i = 0; i < n; ++i) correct += detail::argmax_line(z + i * c, c, unit_stride{}) == std::size_t(labels[i]);
   return double(correct) / double(n);
 }
 

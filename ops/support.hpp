@@ -1,6 +1,7 @@
 #pragma once
 // Checks and updates shared by the fused kernels (softmax.cpp, batch_norm.cpp) and their composed
-// forms (composed.cpp), so both reject the same inputs with the same messages.
+// forms (composed.cpp), so both reject the same inputs with the same messages; and the line kernel
+// argmax and max share.
 #include <algorithm>
 #include <cmath>
 #include <span>
@@ -90,6 +91,16 @@ void update_running_statistics(TensorT<T>& running_mean, TensorT<T>& running_var
     rm[c] = keep * rm[c] + mom * mean[c];
     rv[c] = keep * rv[c] + mom * biased_var[c] * unbias;
   }
+}
+
+// The position of the first maximum of n values at x, x + stride, ...: argmax's answer, max's
+// value and its gradient's choice.
+template <class T, class Stride>
+std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
+  std::size_t best = 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if (x[k * stride] > x[best * stride]) best = k;
+  return best;
 }
 
 }  // namespace xg::detail

@@ -34,20 +34,18 @@ void Optimizer::step() {
   ++step_;
   for (auto& link : chain_.links) link->begin_step(params_, active_, {step_, epoch_});
   NoGrad no_grad;
-  // The chain runs block by block between the links that need every update at once (rare:
-  // clip_by_global_norm); only before those are the updates written out in full.
+  // The chain runs block by block. Only before a link that needs every update at once (rare:
+  // clip_by_global_norm) are the updates written out in full, for it to measure; the blocks then
+  // go on from that link.
   const auto& links = chain_.links;
-  bool from_gradient = true;
-  std::size_t first = 0;
+  std::size_t first = 0, measured = links.size();  // none measured yet
   for (std::size_t k = 0; k <= links.size(); ++k) {
-    if (k < links.size() && !links[k]->needs_all_updates()) continue;
+    if (k < links.size() && (k == measured || !links[k]->needs_all_updates())) continue;
     const bool last = k == links.size();
-    run_blocks(first, k, from_gradient, last);
+    run_blocks(first, k, /*from_gradient=*/measured == links.size(), last);
     if (last) break;
-    Updates<array<float>> updates{updates_, active_, params_, {step_, epoch_}};
-    links[k]->update_all(updates);
-    from_gradient = false;
-    first = k + 1;
+    links[k]->measure({updates_, active_, params_, {step_, epoch_}});
+    first = measured = k;
   }
 }
 

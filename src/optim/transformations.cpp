@@ -165,9 +165,9 @@ class ClipByGlobalNorm final : public Transformation {
     if (!(max_norm > 0))
       throw value_error("clip_by_global_norm: max_norm = " + number(max_norm) + " is not positive");
   }
-  void update(const Block&) override {}  // never called: it needs every update at once
+  // The global norm of the updates that reach this link, measured before its blocks run.
   bool needs_all_updates() const override { return true; }
-  void update_all(Updates<array<float>>& u) override {
+  void measure(const Updates<array<float>>& u) override {
     // In double (a sum over millions of floats), as 8 partial sums: the compiler may not reorder one
     // floating-point sum, but it vectorises independent ones.
     double partial[8] = {};
@@ -181,13 +181,10 @@ class ClipByGlobalNorm final : public Transformation {
     }
     double squares = 0;
     for (double s : partial) squares += s;
-    const float factor = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
-    if (factor == 1.0f) return;
-    for (std::size_t i : u.active) {
-      float* g = u.values[i].data();
-      const std::size_t n = u.values[i].size();
-      for (std::size_t j = 0; j < n; ++j) g[j] = rules::scale(g[j], factor);
-    }
+    factor_ = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
+  }
+  void update(const Block& b) override {
+    if (factor_ != 1.0f) update_each(b, [f = factor_](const auto& g, const auto&) { return rules::scale(g, f); });
   }
   void update_on_tape(Updates<Tensor>& u) override {
     std::vector<Tensor> active;
@@ -198,6 +195,7 @@ class ClipByGlobalNorm final : public Transformation {
 
  private:
   float max_norm_;
+  float factor_ = 1.0f;  // this step's, from measure()
 };
 
 // scale, scale_by_schedule and scale_by_learning_rate: updates times sign * factor * schedule(epoch).

@@ -76,10 +76,10 @@ class Transformation {
   // In place over one block of contiguous floats; allocates nothing. Blocks of one step may run
   // on several threads at once, so it writes only the block and its own state's elements.
   virtual void update(const Block& block) = 0;
-  // Links whose update depends on every update at once (a global norm) say so and implement
-  // update_all instead: the step then materialises the updates that reach them.
+  // A link whose update depends on every update at once (a global norm) says so: the step then
+  // writes out the updates that reach it in full and lets it measure them before its blocks run.
   virtual bool needs_all_updates() const { return false; }
-  virtual void update_all(Updates<array<float>>& /*updates*/) {}
+  virtual void measure(const Updates<array<float>>& /*updates*/) {}
   // The same maths recorded on the active tape.
   virtual void update_on_tape(Updates<Tensor>& updates) = 0;
   // The live state tensors, named "mu.0" (state, parameter index) etc.

@@ -6,6 +6,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "agreement.hpp"
+#include "test_support.hpp"
 
 using namespace xg;
 namespace tt = boost::test_tools;
@@ -13,15 +14,6 @@ namespace tt = boost::test_tools;
 namespace {
 Tensor64 t(array<double> v, bool grad = false) { return Tensor64(std::move(v), grad); }
 
-template <class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(softmax_of_the_course_example) {
@@ -100,11 +92,11 @@ BOOST_AUTO_TEST_CASE(a_label_out_of_range_names_the_label_and_the_number_of_clas
   const Tensor64 z = Tensor64::zeros({2, 3});
   const std::vector<int> too_big = {0, 3}, negative = {-1, 0};
   BOOST_CHECK_THROW(cross_entropy(z, too_big), value_error);
-  const std::string m = message_of([&] { cross_entropy(z, too_big); });
+  const std::string m = testing::message_of<error>([&] { cross_entropy(z, too_big); });
   BOOST_TEST(m.find("label 3") != std::string::npos, m);
   BOOST_TEST(m.find("3 classes") != std::string::npos, m);
-  BOOST_TEST(message_of([&] { cross_entropy(z, negative); }).find("label -1") != std::string::npos);
-  BOOST_TEST(message_of([&] { composed::cross_entropy(z, too_big); }) == m);
+  BOOST_TEST(testing::message_of<error>([&] { cross_entropy(z, negative); }).find("label -1") != std::string::npos);
+  BOOST_TEST(testing::message_of<error>([&] { composed::cross_entropy(z, too_big); }) == m);
 }
 
 BOOST_AUTO_TEST_CASE(mismatched_shapes_are_shape_errors) {

@@ -23,6 +23,17 @@ inline bool message_has(const std::exception& e, std::initializer_list<std::stri
   return true;
 }
 
+// The message of the Error that f() throws, or "no error" (another exception type escapes).
+template <class Error, class F>
+std::string message_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 // A fresh folder under the system's temporary folder, removed with everything in it.
 struct TempDir {
   std::filesystem::path path;

@@ -13,6 +13,8 @@
 #include <oneapi/tbb/global_control.h>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 namespace fs = std::filesystem;
 
@@ -24,16 +26,6 @@ std::vector<double> draw(const tune::Distribution& d, std::size_t n, std::uint64
   return xs;
 }
 
-// The message of the value_error that make() throws.
-template <class Make>
-std::string error_message(Make make) {
-  try {
-    make();
-  } catch (const value_error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 std::size_t count_in(const std::vector<double>& xs, double low, double high) {
   return std::size_t(std::count_if(xs.begin(), xs.end(), [&](double x) { return low <= x && x < high; }));
@@ -162,12 +154,12 @@ BOOST_AUTO_TEST_CASE(uniform_int_range_and_choice_cover_their_values_evenly) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_ranges_throw_value_errors_naming_the_distribution_and_the_range) {
-  BOOST_TEST(error_message([] { tune::log_uniform(0, 1); }).find("log_uniform: the range [0, 1]") != std::string::npos);
-  BOOST_TEST(error_message([] { tune::one_minus_log_uniform(0.9, 1); }).find("one_minus_log_uniform") != std::string::npos);
-  BOOST_TEST(error_message([] { tune::uniform(2, 1); }).find("[2, 1]") != std::string::npos);
-  BOOST_TEST(error_message([] { tune::int_range(5, 1); }).find("int_range") != std::string::npos);
-  BOOST_TEST(error_message([] { tune::choice({}); }).find("choice") != std::string::npos);
-  BOOST_TEST(error_message([] { tune::Config{}["lr"]; }).find("'lr'") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::log_uniform(0, 1); }).find("log_uniform: the range [0, 1]") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::one_minus_log_uniform(0.9, 1); }).find("one_minus_log_uniform") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::uniform(2, 1); }).find("[2, 1]") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::int_range(5, 1); }).find("int_range") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::choice({}); }).find("choice") != std::string::npos);
+  BOOST_TEST(testing::message_of<value_error>([] { tune::Config{}["lr"]; }).find("'lr'") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_grid_enumerates_every_combination_of_discrete_choices_and_refuses_continuous_ones) {
@@ -342,7 +334,7 @@ BOOST_AUTO_TEST_CASE(asha_with_a_virtual_worker_per_trial_is_synchronous_success
 
 BOOST_AUTO_TEST_CASE(bad_search_options_throw_value_errors_naming_the_option) {
   const auto search_with = [](tune::SearchOptions options) {
-    return error_message([&] { tune::search(quality_space(), known_quality(), options); });
+    return testing::message_of<value_error>([&] { tune::search(quality_space(), known_quality(), options); });
   };
   BOOST_TEST(search_with({.asha_workers = 0}) == "tune::search: asha_workers must be >= 1, got 0");
   BOOST_TEST(search_with({.threads = 0}) == "tune::search: threads must be >= 1, got 0");

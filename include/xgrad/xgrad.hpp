@@ -7,6 +7,7 @@
 #include "xgrad/nn/layers.hpp"
 #include "xgrad/ops.hpp"
 #include "xgrad/optim/optim.hpp"
+#include "xgrad/plot/gnuplot.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/registry.hpp"
 #include "xgrad/tensor.hpp"

@@ -2,23 +2,17 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include "xgrad/io/safetensors.hpp"
 #include "xgrad/ops.hpp"
 
 namespace xg::train {
 
 namespace {
-// Checkpoint metadata keys "generator.<module path>.<name>" hold the modules' random streams.
-const std::string generator_prefix = "generator.";
-
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
@@ -188,122 +182,6 @@ int overfit_small(nn::Module& model, optim::Optimizer& optimizer, const data::Sp
   throw value_error("overfit_small: " + std::to_string(n) + " examples not all classified right after " +
                     std::to_string(max_epochs) +
                     " epochs; a model that cannot overfit a tiny set usually has a bug (or a learning rate far off)");
-}
-
-void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
-  for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer." + name, t);
-  for (auto& [name, t] : optimizer.state()) tensors.emplace_back("optimizer." + name, t);
-  io::Metadata metadata{{"epoch", std::to_string(epoch)}, {"format", "xgrad-checkpoint-1"}};
-  for (const auto& [name, gen] : model.named_generators()) {
-    std::ostringstream state;  // the standard's exact text form of the engine's state
-    state << *gen;
-    metadata[generator_prefix + name] = state.str();
-  }
-  io::save_safetensors(path, tensors, metadata);
-}
-
-int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer) {
-  const io::Safetensors file = io::load_safetensors(path);
-  auto restore = [&](const std::string& prefix, const nn::NamedTensors& into) {
-    for (auto [name, t] : into) {
-      const Tensor saved = file.f32(prefix + name);
-      if (saved.shape_vector() != t.shape_vector())
-        throw data_error(path.string() + ": tensor '" + prefix + name + "' has shape " + shape_string(saved.shape()) +
-                         " but the model's is " + shape_string(t.shape()));
-      t.value() = saved.value();
-    }
-  };
-  restore("model.", model.named_parameters());
-  restore("buffer.", model.named_buffers());
-  if (optimizer) {
-    std::vector<std::pair<std::string, Tensor>> state;
-    const std::string prefix = "optimizer.";
-    for (const auto& [name, t] : file.tensors)
-      if (name.rfind(prefix, 0) == 0) state.emplace_back(name.substr(prefix.size()), file.f32(name));
-    optimizer->load_state(state);
-  }
-  for (const auto& [name, gen] : model.named_generators()) {
-    const auto saved = file.metadata.find(generator_prefix + name);
-    if (saved == file.metadata.end())
-      throw data_error(path.string() + ": checkpoint has no state for the model's generator '" + name + "'");
-    std::istringstream state(saved->second);
-    if (!(state >> *gen))
-      throw data_error(path.string() + ": the state of generator '" + name + "' is malformed");
-  }
-  const auto it = file.metadata.find("epoch");
-  if (it == file.metadata.end()) throw data_error(path.string() + ": checkpoint metadata has no epoch");
-  int epoch = 0;
-  const std::string& text = it->second;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), epoch);
-  if (error != std::errc() || end != text.data() + text.size() || epoch < 0)
-    throw data_error(path.string() + ": checkpoint metadata has a malformed epoch '" + text + "'");
-  return epoch;
-}
-
-void write_metrics_csv(const std::filesystem::path& path, const History& history) {
-  std::ofstream out(path);
-  if (!out) throw io_error(path.string() + ": cannot write the metrics CSV");
-  out << "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,learning_rate,seconds,examples_per_second\n";
-  for (const auto& r : history.epochs)
-    out << r.epoch << ',' << r.train_loss << ',' << r.train_accuracy << ',' << r.validation_loss << ','
-        << r.validation_accuracy << ',' << r.learning_rate << ',' << r.seconds << ',' << r.examples_per_second << '\n';
-}
-
-std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
-  std::vector<EpochRecord> rows;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    EpochRecord r;
-    char comma;
-    std::istringstream fields(line);
-    if (fields >> r.epoch >> comma >> r.train_loss >> comma >> r.train_accuracy >> comma >> r.validation_loss >>
-        comma >> r.validation_accuracy >> comma >> r.learning_rate >> comma >> r.seconds >> comma >>
-        r.examples_per_second)
-      rows.push_back(r);
-  }
-  return rows;
-}
-
-bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
-                       const std::function<void(std::ostream&)>& plot_commands) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: %s has the %s; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
-                what.c_str(), png.c_str());
-    return false;
-  }
-  std::filesystem::path script = png;
-  script.replace_extension(".gp");
-  {
-    std::ofstream gp(script);
-    if (!gp) throw io_error(script.string() + ": cannot write the gnuplot script");
-    gp << "set datafile separator ','\n"
-          "set terminal pngcairo size 1200,480 font ',10'\n"
-          "set output '" << png.string() << "'\n"
-          "set multiplot layout 1,2\n";
-    plot_commands(gp);
-    gp << "unset multiplot\n";
-  }
-  const std::string command = "gnuplot '" + script.string() + "' 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    std::printf("gnuplot failed to draw %s (script %s)\n", png.c_str(), script.c_str());
-    return false;
-  }
-  return true;
-}
-
-bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
-  return draw_with_gnuplot(csv, png, "curves", [&](std::ostream& gp) {
-    gp << "set key top right; set grid; set xlabel 'epoch'\n"
-          "set title 'loss'\n"
-          "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
-          "set key bottom right; set title 'accuracy'\n"
-          "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
-  });
 }
 
 }  // namespace xg::train

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xgrad/errors.hpp"
-#include "xgrad/train/train.hpp"
+#include "xgrad/plot/gnuplot.hpp"
 
 namespace xg::tune {
 
@@ -82,7 +82,7 @@ Config load_config_json(const std::filesystem::path& path) {
 
 bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const SearchSpace& space,
                  const std::string& x_name, const std::string& y_name) {
-  return train::draw_with_gnuplot(csv, png, "trials", [&](std::ostream& gp) {
+  return plot::draw_with_gnuplot(csv, png, "trials", [&](std::ostream& gp) {
     gp << "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n";
     // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds; trials
     // that failed before their first rung (rung -1) are left out.

@@ -4,14 +4,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <ostream>
 #include <span>
-#include <string>
-#include <vector>
 
 #include "xgrad/data/fashion_mnist.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/optim/optim.hpp"
+#include "xgrad/train/checkpoint.hpp"
+#include "xgrad/train/metrics.hpp"
 
 namespace xg::train {
 
@@ -33,15 +32,6 @@ struct Evaluation {
 // Loss and accuracy over a split in eval mode, recording nothing; the mode is restored after.
 Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t batch_size = 1000);
 
-struct EpochRecord {
-  int epoch = 0;  // from 1
-  double train_loss = 0, train_accuracy = 0;
-  double validation_loss = 0, validation_accuracy = 0;
-  double learning_rate = 0;
-  double seconds = 0;
-  double examples_per_second = 0;
-};
-
 struct FitOptions {
   int epochs = 15;
   std::size_t batch_size = 128;
@@ -54,12 +44,6 @@ struct FitOptions {
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
 };
 
-struct History {
-  std::vector<EpochRecord> epochs;
-  int first_epoch = 1;  // > 1 after a resume
-  double seconds = 0;   // training time of this run (evaluations excluded)
-};
-
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 
 // Trains on the first n examples until every one is classified right (the course's sanity
@@ -67,22 +51,5 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
 // xg::value_error when max_epochs pass without reaching 100%.
 int overfit_small(nn::Module& model, optim::Optimizer& optimizer, const data::Split& split, std::size_t n,
                   int max_epochs = 300);
-
-// Checkpoints (safetensors): parameters, buffers and optimizer state, plus the epoch.
-void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch);
-// Loads into an existing model (and optimizer, when given); returns the epoch saved.
-int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer = nullptr);
-
-// metrics.csv and curves.png (gnuplot; without it the CSV is still written and a message says how
-// to get the plot). Returns whether the PNG was drawn.
-void write_metrics_csv(const std::filesystem::path& path, const History& history);
-std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path);  // empty if there is none
-bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png);
-
-// Writes png's gnuplot script (png with .gp: a 1x2 multiplot whose plots plot_commands writes) and
-// runs it. Without gnuplot it says where the CSV with the `what` is and how to get the plot.
-bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
-                       const std::function<void(std::ostream&)>& plot_commands);
 
 }  // namespace xg::train

@@ -19,6 +19,7 @@
 using namespace xg;
 namespace fs = std::filesystem;
 using testing::message_has;
+using testing::require_data_error;
 using testing::TempDir;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -57,10 +58,6 @@ Bytes iota_bytes(std::size_t n) {
   return b;
 }
 
-template <class F>
-void require_data_error(F&& f, std::initializer_list<std::string> parts) {
-  BOOST_CHECK_EXCEPTION(f(), data_error, [&](const data_error& e) { return message_has(e, parts); });
-}
 
 }  // namespace
 

@@ -77,10 +77,39 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_round_trip_is_bit_identical_and_so_is_the_next
   BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
   BOOST_TEST((values(a.named_buffers()) == values(b.named_buffers())));
   BOOST_TEST((values(opt_a.state()) == values(opt_b.state())));
+  BOOST_TEST(opt_a.steps() == opt_b.steps());
 
   train::train_step(a, opt_a, tape, (*it).x, (*it).y, ++step);
   train::train_step(b, opt_b, tape, (*it).x, (*it).y, step);
   BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_fails_on_the_optimizer_state_leaves_the_model_as_it_was) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential saved = small_model(10);
+  optim::Optimizer adam(saved.parameters(), optim::adam({.lr = 1e-3}));
+  train::save_checkpoint(file, saved, adam, 1);
+
+  nn::Sequential target = small_model(11);
+  const auto before = values(target.named_parameters());
+  optim::Optimizer momentum(target.parameters(), optim::momentum({.lr = 1e-3}));  // other state entries
+  testing::require_data_error([&] { train::load_checkpoint(file, target, &momentum); },
+                              {file.string(), "optimizer", "unexpected entry"});
+  BOOST_TEST((values(target.named_parameters()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(the_step_count_survives_a_checkpoint_exactly_beyond_2_to_the_24) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = small_model(12);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  const long steps = (1L << 24) + 1;  // the first count a float cannot hold
+  opt.load_state(opt.state(), steps);
+  train::save_checkpoint(file, model, opt, 3);
+  optim::Optimizer restored(model.parameters(), optim::adam({.lr = 1e-3}));
+  BOOST_TEST(train::load_checkpoint(file, model, &restored) == 3);
+  BOOST_TEST(restored.steps() == steps);
 }
 
 BOOST_AUTO_TEST_CASE(fit_resumes_after_the_last_saved_epoch) {
@@ -153,4 +182,5 @@ BOOST_AUTO_TEST_CASE(stopping_and_resuming_gives_bit_identical_parameters_to_an_
   BOOST_TEST((values(resumed.named_parameters()) == values(uninterrupted.named_parameters())));
   BOOST_TEST((values(resumed.named_buffers()) == values(uninterrupted.named_buffers())));
   BOOST_TEST((values(opt_r.state()) == values(opt_u.state())));
+  BOOST_TEST(opt_r.steps() == opt_u.steps());
 }

@@ -131,6 +131,19 @@ BOOST_AUTO_TEST_CASE(read_idx_names_a_missing_file) {
                      {(dir.path / "nothing.gz").string(), "does not exist"});
 }
 
+BOOST_AUTO_TEST_CASE(read_idx_of_a_folder_says_it_is_a_folder) {
+  TempDir dir;
+  require_data_error([&] { data::read_idx(dir.path); }, {dir.path.string(), "is a folder, not an IDX file"});
+}
+
+BOOST_AUTO_TEST_CASE(read_idx_through_a_symlink_loop_is_a_data_error_with_the_system_reason) {
+  TempDir dir;
+  fs::create_symlink(dir.path / "b", dir.path / "a");
+  fs::create_symlink(dir.path / "a", dir.path / "b");
+  require_data_error([&] { data::read_idx(dir.path / "a"); },
+                     {(dir.path / "a").string(), "cannot open it", "symbolic links"});
+}
+
 // ---- Mini-batches ----
 
 namespace {

@@ -1,26 +1,17 @@
 #include "xgrad/io/safetensors.hpp"
 
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <bit>
-#include <cerrno>
 #include <cstdio>
-#include <csignal>
 #include <cstring>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
 
 #include "xgrad/errors.hpp"
+#include "xgrad/io/files.hpp"
 
 // The format stores little-endian data, which is then simply the tensors' memory; a big-endian host
 // would need byte swapping on save and load.
@@ -49,16 +40,6 @@ std::string quoted(const json& value) { return excerpt(value.dump()); }
   throw data_error("file " + path.string() + ": " + what);
 }
 
-// "file X: <what> [the temporary file T]: <the system's reason>". errno is read first, before
-// building the message can disturb it.
-[[noreturn]] void fail_io(const std::filesystem::path& path, const char* what,
-                          const std::filesystem::path& temporary = {}) {
-  const std::string reason = std::strerror(errno);
-  std::string message = "file " + path.string() + ": " + what;
-  if (!temporary.empty()) message += " the temporary file " + temporary.string();
-  throw io_error(message + ": " + reason);
-}
-
 std::string crc_string(std::uint32_t crc) {
   char s[9];
   std::snprintf(s, sizeof s, "%08x", crc);
@@ -69,74 +50,6 @@ std::uint32_t crc_of(const void* data, std::size_t size, std::uint32_t crc = 0) 
   return static_cast<std::uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
 }
 
-// A file written under a temporary name in the target's folder, then renamed over the target: the
-// rename is atomic, so readers (and a crash) see either the old file or the complete new one.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
-    folder_ = target_.parent_path().empty() ? std::filesystem::path(".") : target_.parent_path();
-    // The process id and a counter make the name unique among writers; O_EXCL makes sure of it.
-    static std::atomic<unsigned> counter{0};
-    for (int attempt = 0; fd_ < 0; ++attempt) {
-      char suffix[48];
-      std::snprintf(suffix, sizeof suffix, ".tmp.%ld.%u", static_cast<long>(::getpid()), counter++);
-      // Hidden (a listing of the folder does not show it), and no longer than a file name may be:
-      // the target's name is cut to fit, the suffix keeps it unique.
-      const std::string target_name = target_.filename().native();
-      std::string name(1, '.');
-      name.append(target_name, 0, std::min(target_name.size(), NAME_MAX - 1 - std::strlen(suffix)));
-      name += suffix;
-      temp_ = folder_ / name;
-      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ < 0 && (errno != EEXIST || attempt == 100))
-        fail_io(target_, "cannot create", temp_);
-    }
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_io(target_, "writing failed to", temp_);
-      p += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  // Data on disk first, then the rename, then the folder entry on disk.
-  void commit() {
-    if (::fsync(fd_) != 0) fail_io(target_, "syncing failed for", temp_);
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_io(target_, "closing failed for", temp_);
-    if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_io(target_, "cannot replace it with", temp_);
-    committed_ = true;
-    int folder = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (folder < 0) fail_io(target_, "opening its folder to sync it failed");
-    // Some file systems cannot sync a folder (EINVAL); the rename is then as durable as they allow.
-    int synced = ::fsync(folder);
-    int sync_errno = errno;
-    ::close(folder);
-    if (synced != 0 && sync_errno != EINVAL) {
-      errno = sync_errno;
-      fail_io(target_, "syncing its folder failed");
-    }
-  }
-
- private:
-  std::filesystem::path target_, folder_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 // Where the value of the checksum entry (as save writes it: compact JSON) starts in a header's text;
 // npos if it is not there. Inside a JSON string the quotes would be escaped, so the match is the entry.
 std::size_t checksum_position(std::string_view header, std::string_view value) {
@@ -144,47 +57,6 @@ std::size_t checksum_position(std::string_view header, std::string_view value) {
   const std::size_t at = header.find(entry + std::string(value) + "\"");
   return at == std::string_view::npos ? at : at + entry.size();
 }
-
-// While any save is writing, SIGINT, SIGTERM and SIGHUP whose action is the default (ending the
-// process without unwinding, which would leave the temporary file behind) are caught and held. When
-// the last save in flight has committed or removed its temporary file, the default action is put
-// back and a held signal raised again. Signals with a handler of the program's own, or ignored, are
-// left alone.
-class HeldSignals {
- public:
-  HeldSignals() {
-    std::lock_guard lock(mutex_);
-    if (holders_++ > 0) return;
-    for (std::size_t i = 0; i < signals_.size(); ++i) {
-      struct sigaction current {};
-      ::sigaction(signals_[i], nullptr, &current);
-      held_[i] = !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL;
-      if (!held_[i]) continue;
-      struct sigaction hold {};
-      hold.sa_handler = &hold_signal;
-      sigemptyset(&hold.sa_mask);
-      ::sigaction(signals_[i], &hold, nullptr);
-    }
-  }
-  ~HeldSignals() {
-    std::lock_guard lock(mutex_);
-    if (--holders_ > 0) return;
-    for (std::size_t i = 0; i < signals_.size(); ++i)
-      if (held_[i]) std::signal(signals_[i], SIG_DFL);
-    if (const int caught = caught_.exchange(0); caught != 0) std::raise(caught);
-  }
-  HeldSignals(const HeldSignals&) = delete;
-  HeldSignals& operator=(const HeldSignals&) = delete;
-
- private:
-  static void hold_signal(int signal) { caught_ = signal; }
-
-  static constexpr std::array<int, 3> signals_{SIGINT, SIGTERM, SIGHUP};
-  static inline std::mutex mutex_;
-  static inline int holders_ = 0;
-  static inline std::array<bool, 3> held_{};
-  static inline std::atomic<int> caught_{0};
-};
 
 template <class T>
 void save(const std::filesystem::path& path, const std::vector<std::pair<std::string, TensorT<T>>>& tensors,
@@ -223,53 +95,11 @@ void save(const std::filesystem::path& path, const std::vector<std::pair<std::st
   for (const auto& [name, tensor] : tensors) crc = crc_of(tensor.value().data(), tensor.size() * sizeof(T), crc);
   text.replace(checksum_position(text, crc_string(0)), 8, crc_string(crc));
 
-  HeldSignals held;  // declared first, so the temporary file is gone before a held signal is raised
   AtomicFile file(path);
   file.write(&header_length, sizeof header_length);
   file.write(text.data(), text.size());
   for (const auto& [name, tensor] : tensors) file.write(tensor.value().data(), tensor.size() * sizeof(T));
   file.commit();
-}
-
-std::string file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
-  return "not a regular file";
-}
-
-std::string read_whole_file(const std::filesystem::path& path) {
-  // Non-blocking, so that opening a FIFO with no writer returns at once to be refused below.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail_io(path, "cannot open it");
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    int stat_errno = errno;
-    ::close(fd);
-    errno = stat_errno;
-    fail_io(path, "cannot find its size");
-  }
-  if (!S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw io_error("file " + path.string() + ": cannot read it: it is " + file_kind(info.st_mode) +
-                   ", not a regular file");
-  }
-  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int read_errno = errno;
-      ::close(fd);
-      errno = n == 0 ? EIO : read_errno;  // the file shrank while we read it
-      fail_io(path, "reading it failed");
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return bytes;
 }
 
 struct Entry {
@@ -403,7 +233,7 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
 }
 
 Safetensors load_safetensors(const std::filesystem::path& path) {
-  const std::string bytes = read_whole_file(path);
+  const std::string bytes = read_file(path);
   std::uint64_t header_length = 0;
   if (bytes.size() < sizeof header_length)
     fail_data(path, "truncated: " + std::to_string(bytes.size()) + " bytes, too few for the 8-byte header length");

@@ -13,7 +13,7 @@ namespace xg::train {
 namespace {
 // Checkpoint metadata keys "generator.<module path>.<name>" hold the modules' random streams.
 const std::string generator_prefix = "generator.";
-const std::string epoch_key = "epoch", steps_key = "optimizer.steps";
+const std::string epoch_key = "epoch", steps_key = "optimizer.steps", history_key = "metrics.csv";
 // Checkpoints written before the step count moved to the metadata keep it as this float tensor.
 const std::string legacy_steps_tensor = "optimizer.step";
 
@@ -81,7 +81,7 @@ long read_steps(const std::filesystem::path& path, const io::Safetensors& file) 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch) {
+                     int epoch, const std::vector<EpochRecord>& history) {
   if (epoch < 0) throw value_error("save_checkpoint: epoch " + std::to_string(epoch) + " is negative");
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
@@ -89,7 +89,8 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
   for (auto& [name, t] : optimizer.state()) tensors.emplace_back("optimizer." + name, t);
   io::Metadata metadata{{epoch_key, std::to_string(epoch)},
                         {steps_key, std::to_string(optimizer.steps())},
-                        {"format", "xgrad-checkpoint-2"}};
+                        {"format", "xgrad-checkpoint-2"},
+                        {history_key, format_metrics_csv(history)}};
   for (const auto& [name, gen] : model.named_generators()) {
     std::ostringstream state;  // the standard's exact text form of the engine's state
     state << *gen;
@@ -98,7 +99,8 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
   io::save_safetensors(path, tensors, metadata);
 }
 
-int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer) {
+int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer,
+                    std::vector<EpochRecord>* history) {
   const io::Safetensors file = io::load_safetensors(path);
   // Everything is read and checked before anything is assigned: a checkpoint that fails on its last
   // entry leaves the model and the optimizer as they were.
@@ -116,6 +118,14 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
     if (!(text >> state) || !(text >> std::ws).eof()) fail(path, "the state of generator '" + name + "' is malformed");
     generator_states.push_back(state);
   }
+  std::vector<EpochRecord> rows;
+  if (const auto saved = file.metadata.find(history_key); history && saved != file.metadata.end()) {
+    rows = parse_metrics_csv(saved->second, path.string() + " (its " + history_key + ")");
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (rows[i].epoch < 1 || rows[i].epoch > epoch || (i > 0 && rows[i].epoch <= rows[i - 1].epoch))
+        fail(path, "the metrics saved with the checkpoint do not fit its epoch " + std::to_string(epoch) +
+                       ": row " + std::to_string(i + 1) + " is epoch " + std::to_string(rows[i].epoch));
+  }
   if (optimizer) {
     const long steps = read_steps(path, file);
     nn::NamedTensors state;
@@ -132,6 +142,7 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
   for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].second.value() = parameter_values[i].value();
   for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].second.value() = buffer_values[i].value();
   for (std::size_t i = 0; i < generators.size(); ++i) *generators[i].second = generator_states[i];
+  if (history) *history = std::move(rows);
   return epoch;
 }
 

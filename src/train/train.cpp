@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
+#include "xgrad/io/files.hpp"
 #include "xgrad/ops.hpp"
 
 namespace xg::train {
@@ -111,25 +113,87 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
   return {loss_sum / n, double(correct) / n};
 }
 
-History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+namespace {
+// The examples fit trains on per epoch: all, except that a final batch of exactly one example is
+// dropped (batch norm cannot normalise one example; PyTorch's drop_last, for that case only).
+std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
+  const std::size_t full = examples / batch_size, rest = examples % batch_size;
+  return full + (rest > 1 || (rest == 1 && full == 0) ? 1 : 0);
+}
+
+void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
+  if (split.images.shape().size() != 2 || split.images.shape()[0] != split.size() || split.features() != features)
+    throw shape_error(std::string("fit: the ") + name + " images have shape " + shape_string(split.images.shape()) +
+                      "; expected (" + std::to_string(split.size()) + ", " + std::to_string(features) +
+                      ") for its labels and the training features");
+  for (std::size_t i = 0; i < split.size(); ++i)
+    if (split.labels[i] < 0 || std::size_t(split.labels[i]) >= classes)
+      throw value_error(std::string("fit: ") + name + " label " + std::to_string(split.labels[i]) + " (example " +
+                        std::to_string(i) + ") is outside [0, " + std::to_string(classes) + ")");
+}
+
+// Everything fit can check before the first step, so that a bad input fails in a second, not after
+// an epoch of training.
+void check_fit_inputs(const data::Dataset& data, const FitOptions& options) {
   if (options.batch_size == 0) throw value_error("fit: batch_size is 0; it must be at least 1");
+  if (options.epochs < 0) throw value_error("fit: epochs is " + std::to_string(options.epochs) + "; it must be >= 0");
+  if (!(options.divergence_factor >= 0))
+    throw value_error("fit: divergence_factor is " + std::to_string(options.divergence_factor) + "; it must be >= 0");
+  if (options.resume && options.overwrite)
+    throw value_error("fit: resume and overwrite both set; resume continues the run in out_dir, overwrite discards it");
   if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
-  std::filesystem::create_directories(options.out_dir);
+  if (data.validation.size() == 0)
+    throw value_error("fit: the validation split is empty; fit evaluates on it after every epoch "
+                      "(data::FashionMnistOptions::validation sets its size)");
+  if (data.classes < 2) throw value_error("fit: the dataset has " + std::to_string(data.classes) + " classes; at least 2 are needed");
+  const std::size_t features = data.train.features();
+  check_split("training", data.train, features, data.classes);
+  check_split("validation", data.validation, features, data.classes);
+}
+
+// The loss above which a step counts as diverged: divergence_factor times the loss of a uniform guess.
+double divergence_limit(const FitOptions& options, std::size_t classes) {
+  return options.divergence_factor > 0 ? options.divergence_factor * std::log(double(classes))
+                                       : std::numeric_limits<double>::infinity();
+}
+
+[[noreturn]] void report_divergence(double loss, double limit, int epoch, std::size_t step, const FitOptions& options,
+                                    std::size_t classes, double learning_rate) {
+  std::ostringstream msg;
+  msg << "epoch " << epoch << ", step " << step << ": the loss is " << loss << ", over " << options.divergence_factor
+      << " x log(" << classes << ") = " << limit
+      << " (a uniform guess scores log(" << classes << ")): training diverged. The learning rate (" << learning_rate
+      << ") is probably too high: try one 10x smaller. The last checkpoint, if any, is from before this epoch";
+  throw numeric_error(msg.str());
+}
+}  // namespace
+
+History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+  check_fit_inputs(data, options);
+  io::create_folder(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
+  const bool earlier_run = io::file_exists(checkpoint) || io::file_exists(csv);
+  if (earlier_run && !options.resume && !options.overwrite)
+    throw value_error("fit: " + options.out_dir.string() +
+                      " already holds a run (checkpoint.safetensors or metrics.csv): resume it (resume, --resume), "
+                      "start over (overwrite, --overwrite) or choose another out_dir");
   History history;
   History logged;  // what metrics.csv holds: after a resume, the earlier run's rows too
-  if (options.resume && std::filesystem::exists(checkpoint)) {
-    history.first_epoch = load_checkpoint(checkpoint, model, &optimizer) + 1;
-    for (const EpochRecord& r : read_metrics_csv(csv))
-      if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
+  if (options.overwrite) io::remove_file(checkpoint);  // so that a later resume cannot find the old run
+  if (options.resume && io::file_exists(checkpoint)) {
+    history.first_epoch = load_checkpoint(checkpoint, model, &optimizer, &logged.epochs) + 1;
+    if (logged.epochs.empty())  // a checkpoint from before the metrics were kept in it
+      for (const EpochRecord& r : read_metrics_csv(csv))
+        if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
     if (!options.quiet) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
   }
-  write_metrics_csv(csv, logged);
+  write_metrics_csv(csv, logged);  // rebuilt from the checkpoint: a row lost to a crash comes back
   ProgressBar bar(!options.quiet);
   bar.set_batch_examples(double(options.batch_size));
   Tape tape;
-  const std::size_t steps_per_epoch = (data.train.size() + options.batch_size - 1) / options.batch_size;
+  const std::size_t steps_per_epoch = batches_per_epoch(data.train.size(), options.batch_size);
+  const double diverged = divergence_limit(options, data.classes);
   std::size_t step = std::size_t(history.first_epoch - 1) * steps_per_epoch;
   for (int epoch = history.first_epoch; epoch <= options.epochs; ++epoch) {
     model.train();
@@ -138,8 +202,11 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
+      if (batch_index == steps_per_epoch) break;  // the dropped final batch of one
       const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
       if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
+      if (r.loss > diverged)
+        report_divergence(r.loss, diverged, epoch, step, options, data.classes, optimizer.learning_rate());
       loss_sum += r.loss * double(y.size());
       correct += r.correct;
       seen += y.size();
@@ -161,7 +228,8 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     logged.epochs.push_back(record);
     bar.finish_line();
     if (!options.quiet) print_epoch(record, options.epochs);
-    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch);
+    // The checkpoint first, with the rows: a crash before the CSV is written loses nothing.
+    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs);
     write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }

@@ -38,12 +38,21 @@ struct FitOptions {
   std::uint64_t seed = 0;                 // the per-epoch shuffles derive from it
   std::filesystem::path out_dir = "out";  // metrics.csv, curves.png, checkpoint.safetensors
   bool resume = false;                    // continue from out_dir's checkpoint when there is one
+  bool overwrite = false;                 // discard the run already in out_dir (else fit refuses to start)
   bool checkpoints = true;                // save one at the end of every epoch
   bool check_initial_loss = true;         // compare the first loss with log(classes)
+  double divergence_factor = 100;         // stop when a step's loss exceeds it x log(classes); 0: never
   bool quiet = false;                     // no progress output at all
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
 };
 
+// Trains for options.epochs epochs (in total: after a resume, the remaining ones), evaluating on the
+// validation split, printing progress, and after each epoch saving the checkpoint, then metrics.csv.
+// Checks its inputs before the first step (xg::value_error or shape_error: batch size, epochs, an
+// empty split, labels outside [0, classes), an out_dir holding an earlier run without resume or
+// overwrite). A final batch of one example is dropped (batch norm cannot normalise it). Stops with
+// xg::numeric_error naming the epoch, step and learning rate when the loss is NaN or Inf or
+// diverges (over divergence_factor x log(classes)).
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 
 // Trains on the first n examples until every one is classified right (the course's sanity

@@ -214,6 +214,12 @@ const std::vector<BadInput> bad_inputs = {
        data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
        train::fit(model, opt, data, {.epochs = 1, .batch_size = 0, .out_dir = missing_file, .quiet = true});
      }, typeid(value_error), {"fit", "batch_size is 0"}},
+    {"fit without a validation split", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "validation split is empty"}},
     {"fit on an empty training split", [] {
        nn::Linear model(3, 2);
        optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
@@ -229,6 +235,32 @@ const std::vector<BadInput> bad_inputs = {
     {"load_checkpoint into a model with a generator the checkpoint lacks",
      load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 3), nn::Dropout(0.5)); }),
      typeid(data_error), {"generator '1.mask'"}},
+    {"fit with a negative epoch count", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = -1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "epochs is -1"}},
+    {"fit with both resume and overwrite", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .resume = true, .overwrite = true, .quiet = true});
+     }, typeid(value_error), {"fit", "resume and overwrite"}},
+    {"fit with a validation split of another width", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 4}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(shape_error), {"fit", "validation images", "(2, 4)", "(2, 3)"}},
+    {"read_idx of a folder", [] { data::read_idx(fs::temp_directory_path()); }, typeid(data_error), {"is a folder, not an IDX file"}},
+    {"check_writable_folder under a regular file", [] { io::check_writable_folder("/proc/version/out"); },
+     typeid(io_error), {"/proc/version/out", "Not a directory"}},
+    {"tune::search with 0 trials", [] {
+       tune::SearchSpace space;
+       space.add("lr", tune::log_uniform(1e-3, 1));
+       tune::search(space, [](const tune::Config&, std::uint64_t) -> std::unique_ptr<tune::Run> { return nullptr; }, {.trials = 0});
+     }, typeid(value_error), {"tune::search", "trials must be >= 1"}},
     {"load_checkpoint with an epoch that would overflow", load_checkpoint_with_metadata("epoch", "2147483647"),
      typeid(data_error), {"epoch '2147483647'", "[0, 2147483646]"}},
     {"load_checkpoint with a negative epoch", load_checkpoint_with_metadata("epoch", "-3"), typeid(data_error), {"epoch '-3'"}},

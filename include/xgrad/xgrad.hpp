@@ -3,6 +3,7 @@
 #include "xgrad/data/fashion_mnist.hpp"
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"
+#include "xgrad/io/files.hpp"
 #include "xgrad/io/safetensors.hpp"
 #include "xgrad/nn/layers.hpp"
 #include "xgrad/ops.hpp"

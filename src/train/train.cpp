@@ -114,11 +114,10 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
 }
 
 namespace {
-// The examples fit trains on per epoch: all, except that a final batch of exactly one example is
-// dropped (batch norm cannot normalise one example; PyTorch's drop_last, for that case only).
+// The batches an epoch trains on (see is_dropped_batch).
 std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
   const std::size_t full = examples / batch_size, rest = examples % batch_size;
-  return full + (rest > 1 || (rest == 1 && full == 0) ? 1 : 0);
+  return full + (rest > 0 && !is_dropped_batch(rest, examples) ? 1 : 0);
 }
 
 void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
@@ -173,7 +172,8 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
   io::create_folder(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
-  const bool earlier_run = io::file_exists(checkpoint) || io::file_exists(csv);
+  // A folder whose metrics hold no epoch (a run stopped in its first) has nothing to lose.
+  const bool earlier_run = io::file_exists(checkpoint) || !read_metrics_csv(csv).empty();
   if (earlier_run && !options.resume && !options.overwrite)
     throw value_error("fit: " + options.out_dir.string() +
                       " already holds a run (checkpoint.safetensors or metrics.csv): resume it (resume, --resume), "
@@ -202,7 +202,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
-      if (batch_index == steps_per_epoch) break;  // the dropped final batch of one
+      if (is_dropped_batch(y.size(), data.train.size())) break;
       const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
       if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
       if (r.loss > diverged)

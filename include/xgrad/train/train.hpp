@@ -32,6 +32,13 @@ struct Evaluation {
 // Loss and accuracy over a split in eval mode, recording nothing; the mode is restored after.
 Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t batch_size = 1000);
 
+// Whether a training pass skips this batch: a final batch of one example when the split has more
+// (batch norm cannot normalise one example; PyTorch's drop_last, for that case only). fit and the
+// tuner's runs both train this way.
+inline bool is_dropped_batch(std::size_t batch_examples, std::size_t split_examples) {
+  return batch_examples == 1 && split_examples > 1;
+}
+
 struct FitOptions {
   int epochs = 15;
   std::size_t batch_size = 128;

@@ -339,6 +339,13 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_names_a_missing_file_and_the_package_that_pro
                      {(dir.path / "train-images-idx3-ubyte.gz").string(), "apt-get install dataset-fashion-mnist"});
 }
 
+BOOST_AUTO_TEST_CASE(fashion_mnist_from_a_symlink_loop_is_a_data_error_with_the_system_reason) {
+  TempDir dir;
+  fs::create_symlink(dir.path / "loop", dir.path / "loop");
+  require_data_error([&] { data::fashion_mnist({.dir = (dir.path / "loop").string()}); },
+                     {"cannot open it", "symbolic links"});
+}
+
 BOOST_AUTO_TEST_CASE(fashion_mnist_rejects_a_validation_split_that_leaves_no_training_data) {
   BOOST_CHECK_THROW(data::fashion_mnist({.validation = 1000, .limit = 1000}), value_error);
 }

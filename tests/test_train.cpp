@@ -130,6 +130,26 @@ BOOST_AUTO_TEST_CASE(the_step_count_survives_a_checkpoint_exactly_beyond_2_to_th
   BOOST_TEST(restored.steps() == steps);
 }
 
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_the_earlier_format_still_loads_with_its_float_step_count) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = small_model(13);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  // xgrad-checkpoint-1: the step count as the float tensor "optimizer.step", no metrics rows.
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
+  for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer." + name, t);
+  tensors.emplace_back("optimizer.step", Tensor::scalar(7.0f));
+  for (auto& [name, t] : opt.state()) tensors.emplace_back("optimizer." + name, t);
+  io::save_safetensors(file, tensors, {{"epoch", "2"}, {"format", "xgrad-checkpoint-1"}});
+
+  optim::Optimizer restored(model.parameters(), optim::adam({.lr = 1e-3}));
+  std::vector<train::EpochRecord> rows{{.epoch = 9}};
+  BOOST_TEST(train::load_checkpoint(file, model, &restored, &rows) == 2);
+  BOOST_TEST(restored.steps() == 7);
+  BOOST_TEST(rows.empty());  // none saved: fit then reads metrics.csv
+}
+
 BOOST_AUTO_TEST_CASE(fit_resumes_after_the_last_saved_epoch) {
   const data::Dataset& data = small_fashion_mnist();
   TempDir dir;

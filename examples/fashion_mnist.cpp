@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include "report_errors.hpp"
+
 using namespace xg;
 
 namespace {
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::vector<std::size_t> hidden{512, 256};
   std::string optimizer_name = "adam", out = "out/fashion_mnist", data_dir = data::FashionMnistOptions{}.dir;
-  bool resume = false, evaluate_only = false;
+  bool resume = false, overwrite = false, evaluate_only = false;
   app.add_option("--epochs", epochs, "epochs to train")->capture_default_str();
   app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
   app.add_option("--lr", lr, "learning rate")->capture_default_str();
@@ -51,11 +53,12 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed for initialisation and shuffling")->capture_default_str();
   app.add_option("--threads", threads, "threads for BLAS and TBB (0: all cores)");
   app.add_flag("--resume", resume, "continue from the checkpoint in --out");
+  app.add_flag("--overwrite", overwrite, "start afresh, discarding the run already in --out");
   app.add_flag("--evaluate", evaluate_only, "load the checkpoint in --out and evaluate it on the test set");
   app.add_option("--overfit-small", overfit, "sanity check: train on N examples until 100% training accuracy");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return run_reporting_errors([&] {
     if (threads > 0) set_num_threads(threads);
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     nn::manual_seed(seed);
@@ -82,9 +85,11 @@ int main(int argc, char** argv) {
                 optimizer_name.c_str(), lr, num_threads());
     const train::History history = train::fit(
         model, optimizer, data,
-        {.epochs = epochs, .batch_size = batch_size, .seed = seed, .out_dir = out_dir, .resume = resume});
+        {.epochs = epochs, .batch_size = batch_size, .seed = seed, .out_dir = out_dir, .resume = resume,
+         .overwrite = overwrite});
     const train::Evaluation test = train::evaluate(model, data.test);
-    const bool plotted = train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
+    const bool trained = !history.epochs.empty();  // --epochs 0, or a resume with nothing left to do
+    const bool plotted = trained && train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
 
     const std::size_t examples = history.epochs.size() * data.train.size();
     const auto& last = history.epochs.empty() ? train::EpochRecord{} : history.epochs.back();
@@ -98,10 +103,7 @@ int main(int argc, char** argv) {
     std::printf("%-28s %.0f\n", "examples/s", history.seconds > 0 ? double(examples) / history.seconds : 0.0);
     std::printf("%-28s %s\n", "metrics", (out_dir / "metrics.csv").c_str());
     std::printf("%-28s %s\n", "curves", plotted ? (out_dir / "curves.png").c_str() : "(not drawn)");
-    std::printf("%-28s %s\n", "checkpoint", (out_dir / "checkpoint.safetensors").c_str());
-  } catch (const xg::error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    std::printf("%-28s %s\n", "checkpoint", trained ? (out_dir / "checkpoint.safetensors").c_str() : "(none written)");
+    return 0;
+  });
 }

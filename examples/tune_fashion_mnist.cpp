@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include "report_errors.hpp"
+
 using namespace xg;
 
 namespace {
@@ -47,7 +49,7 @@ std::string describe(const tune::Config& c) {
 // The "panda" approach: one model babysat by fit() (progress, checkpoints, metrics), its learning
 // rate halved between epochs whenever the validation accuracy stops improving.
 train::Evaluation retrain(const tune::Config& c, const data::Dataset& data, int epochs, std::uint64_t seed,
-                          const std::filesystem::path& out_dir) {
+                          const std::filesystem::path& out_dir, bool overwrite) {
   nn::manual_seed(seed);
   auto model = make_model(c, data.train.features(), data.classes);
   tune::AdjustableLearningRate rate(c["lr"]);
@@ -62,7 +64,7 @@ train::Evaluation retrain(const tune::Config& c, const data::Dataset& data, int 
   };
   train::fit(*model, optimizer, data,
              {.epochs = epochs, .batch_size = std::size_t(c.integer("batch_size")), .seed = seed, .out_dir = out_dir,
-              .on_epoch_end = halve_on_plateau});
+              .overwrite = overwrite, .on_epoch_end = halve_on_plateau});
   train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
   return train::evaluate(*model, data.test);
 }
@@ -93,11 +95,22 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "search seed: the same seed gives the same trials and results")->capture_default_str();
   app.add_option("--out", out, "output folder")->capture_default_str();
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files")->capture_default_str();
+  bool overwrite = false;
+  app.add_flag("--overwrite", overwrite, "replace the retrained runs already in --out");
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return run_reporting_errors([&] {
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     const std::filesystem::path out_dir(out);
+    if (train_examples == 1)
+      throw value_error("--train-examples 1: the model's batch norm needs at least 2 examples in a batch");
+    // Every place results go, checked before hours of searching rather than after.
+    for (const auto& folder : {out_dir, out_dir / "best", out_dir / "default"}) io::check_writable_folder(folder);
+    if (retrain_epochs > 0 && !overwrite)
+      for (const auto& folder : {out_dir / "best", out_dir / "default"})
+        if (io::file_exists(folder / "checkpoint.safetensors") || io::file_exists(folder / "metrics.csv"))
+          throw value_error(folder.string() + " already holds a retrained run: pass --overwrite to replace it, or "
+                            "choose another --out");
     const data::Dataset data = data::fashion_mnist({.dir = data_dir, .seed = seed});
     data::Dataset trial_data = data;  // the trials' copy, maybe smaller; shared read-only by all of them
     if (train_examples > 0) trial_data.train = data.train.head(train_examples);
@@ -133,6 +146,8 @@ int main(int argc, char** argv) {
     const std::vector<tune::Trial> results =
         tune::coarse_to_fine(search_space(), objective, {.rounds = rounds, .keep = keep, .search = search});
     const double search_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (results.front().rung < 0)  // sorted best first: none completed a rung
+      throw value_error("every trial failed before its first rung, e.g. with: " + results.front().error);
 
     tune::write_trials_csv(out_dir / "trials.csv", results);
     tune::save_trial_json(out_dir / "best.json", results.front());
@@ -147,15 +162,12 @@ int main(int argc, char** argv) {
 
     set_num_threads(threads);  // one model now: BLAS gets the threads
     std::printf("\nretraining the best configuration for %d epochs\n", retrain_epochs);
-    const train::Evaluation tuned = retrain(best.config, data, retrain_epochs, seed, out_dir / "best");
+    const train::Evaluation tuned = retrain(best.config, data, retrain_epochs, seed, out_dir / "best", overwrite);
     std::printf("\nretraining the default configuration for %d epochs\n", retrain_epochs);
-    const train::Evaluation baseline = retrain(default_config, data, retrain_epochs, seed, out_dir / "default");
+    const train::Evaluation baseline = retrain(default_config, data, retrain_epochs, seed, out_dir / "default", overwrite);
     std::printf("\n%-9s %-70s %s\n", "model", "configuration", "test accuracy");
     std::printf("%-9s %-70s %.2f%%\n", "tuned", describe(best.config).c_str(), 100 * tuned.accuracy);
     std::printf("%-9s %-70s %.2f%%\n", "default", describe(default_config).c_str(), 100 * baseline.accuracy);
-  } catch (const xg::error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -72,6 +72,44 @@ std::function<void()> load_linear_checkpoint_into(std::function<std::shared_ptr<
   };
 }
 
+// A checkpoint of Linear(4, 3, no bias) -> BatchNorm(3) under Adam, spoiled (its tensors and metadata
+// changed, then written with a valid checksum, as a buggy or hostile writer would), loaded back.
+using CheckpointParts = std::pair<std::vector<std::pair<std::string, Tensor>>, io::Metadata>;
+std::function<void()> load_spoiled_checkpoint(std::function<void(CheckpointParts&)> spoil) {
+  return [spoil] {
+    const fs::path file = fs::temp_directory_path() / ("xgrad-bad-input-" + std::to_string(::getpid()) + ".safetensors");
+    struct Remove {
+      fs::path f;
+      ~Remove() { fs::remove(f); }
+    } remove{file};
+    nn::Sequential model{nn::Linear(4, 3, nn::no_bias), nn::BatchNorm(3)};
+    optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+    train::save_checkpoint(file, model, opt, 1);
+    const io::Safetensors saved = io::load_safetensors(file);
+    CheckpointParts parts{{}, saved.metadata};
+    for (const auto& [name, tensor] : saved.tensors) parts.first.emplace_back(name, std::get<Tensor>(tensor));
+    spoil(parts);
+    io::save_safetensors(file, parts.first, parts.second);
+    train::load_checkpoint(file, model, &opt);
+  };
+}
+
+std::function<void()> load_checkpoint_with_metadata(std::string key, std::string value) {
+  return load_spoiled_checkpoint([key, value](CheckpointParts& parts) { parts.second[key] = value; });
+}
+
+// The first element of the tensor whose name contains `part` set to `value`.
+std::function<void()> load_checkpoint_with_element(std::string part, float value) {
+  return load_spoiled_checkpoint([part, value](CheckpointParts& parts) {
+    for (auto& [name, tensor] : parts.first)
+      if (name.find(part) != std::string::npos) {
+        tensor.mutable_value().data()[0] = value;
+        return;
+      }
+    throw std::logic_error("no checkpoint tensor named like " + part);
+  });
+}
+
 const std::vector<BadInput> bad_inputs = {
     // broadcasting arithmetic
     {"add of shapes that do not broadcast", [] { add(zeros({2, 3}), zeros({4})); }, typeid(shape_error), {"add", "(2, 3)", "(4,)"}},
@@ -176,6 +214,12 @@ const std::vector<BadInput> bad_inputs = {
        data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
        train::fit(model, opt, data, {.epochs = 1, .batch_size = 0, .out_dir = missing_file, .quiet = true});
      }, typeid(value_error), {"fit", "batch_size is 0"}},
+    {"fit without a validation split", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "validation split is empty"}},
     {"fit on an empty training split", [] {
        nn::Linear model(3, 2);
        optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
@@ -191,6 +235,49 @@ const std::vector<BadInput> bad_inputs = {
     {"load_checkpoint into a model with a generator the checkpoint lacks",
      load_linear_checkpoint_into([] { return std::make_shared<nn::Sequential>(nn::Linear(4, 3), nn::Dropout(0.5)); }),
      typeid(data_error), {"generator '1.mask'"}},
+    {"fit with a negative epoch count", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = -1, .out_dir = missing_file, .quiet = true});
+     }, typeid(value_error), {"fit", "epochs is -1"}},
+    {"fit with both resume and overwrite", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 3}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .resume = true, .overwrite = true, .quiet = true});
+     }, typeid(value_error), {"fit", "resume and overwrite"}},
+    {"fit with a validation split of another width", [] {
+       nn::Linear model(3, 2);
+       optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+       data::Dataset data{.train = {Tensor::zeros({2, 3}), {0, 1}, {}}, .validation = {Tensor::zeros({2, 4}), {0, 1}, {}}, .classes = 2};
+       train::fit(model, opt, data, {.epochs = 1, .out_dir = missing_file, .quiet = true});
+     }, typeid(shape_error), {"fit", "validation images", "(2, 4)", "(2, 3)"}},
+    {"read_idx of a folder", [] { data::read_idx(fs::temp_directory_path()); }, typeid(data_error), {"is a folder, not an IDX file"}},
+    {"check_writable_folder under a regular file", [] { io::check_writable_folder("/proc/version/out"); },
+     typeid(io_error), {"/proc/version/out", "Not a directory"}},
+    {"tune::search with 0 trials", [] {
+       tune::SearchSpace space;
+       space.add("lr", tune::log_uniform(1e-3, 1));
+       tune::search(space, [](const tune::Config&, std::uint64_t) -> std::unique_ptr<tune::Run> { return nullptr; }, {.trials = 0});
+     }, typeid(value_error), {"tune::search", "trials must be >= 1"}},
+    {"load_checkpoint with an epoch that would overflow", load_checkpoint_with_metadata("epoch", "2147483647"),
+     typeid(data_error), {"epoch '2147483647'", "[0, 2147483646]"}},
+    {"load_checkpoint with a negative epoch", load_checkpoint_with_metadata("epoch", "-3"), typeid(data_error), {"epoch '-3'"}},
+    {"load_checkpoint with a NaN step count", load_checkpoint_with_metadata("optimizer.steps", "nan"),
+     typeid(data_error), {"optimizer.steps 'nan'", "whole number"}},
+    {"load_checkpoint with a negative step count", load_checkpoint_with_metadata("optimizer.steps", "-3"),
+     typeid(data_error), {"optimizer.steps '-3'"}},
+    {"load_checkpoint with a fractional step count", load_checkpoint_with_metadata("optimizer.steps", "2.5"),
+     typeid(data_error), {"optimizer.steps '2.5'"}},
+    {"load_checkpoint with a running variance of -1", load_checkpoint_with_element("running_var", -1.0f),
+     typeid(data_error), {"buffer.1.running_var", "-1", "variance", ">= 0"}},
+    {"load_checkpoint with an Adam second moment of -1", load_checkpoint_with_element(".nu.", -1.0f),
+     typeid(data_error), {".nu.0", "-1", ">= 0"}},
+    {"load_checkpoint with a NaN weight", load_checkpoint_with_element("model.0.weight", NAN),
+     typeid(data_error), {"model.0.weight", "nan", "finite"}},
+    {"load_checkpoint with an infinite running mean", load_checkpoint_with_element("running_mean", INFINITY),
+     typeid(data_error), {"buffer.1.running_mean", "inf", "finite"}},
 };
 
 std::string type_name(const std::type_info& t) {

@@ -1,6 +1,7 @@
 // Checkpoints survive crashes: a child process saves checkpoint after checkpoint and is killed with
 // SIGKILL at random moments, many times; after every kill the file loads intact and is one whole
-// generation (its data match its metadata), never older than one that loaded before.
+// generation (its data match its metadata), never older than one that loaded before. Interrupted
+// with SIGINT instead, it also leaves no temporary file.
 #define BOOST_TEST_MODULE crash
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -15,17 +17,15 @@
 #include <xgrad/train/train.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("xgrad-test-crash-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
 
 // Generation g: 4 MB of weights all equal to g, and g in the metadata.
 constexpr std::size_t weights = 1 << 20;
@@ -53,6 +53,7 @@ pid_t start_saver(Save save) {
   const pid_t pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
+    std::signal(SIGINT, SIG_DFL);  // as in a program of the user's (the test framework handles some)
     try {
       for (int i = 0;; ++i) save(i);
     } catch (...) {
@@ -62,11 +63,11 @@ pid_t start_saver(Save save) {
   return pid;
 }
 
-void kill_and_reap(pid_t child) {
-  ::kill(child, SIGKILL);
+void kill_and_reap(pid_t child, int signal = SIGKILL) {
+  ::kill(child, signal);
   int status = 0;
   BOOST_REQUIRE_EQUAL(::waitpid(child, &status, 0), child);
-  BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the saver failed: status " << status);
+  BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status) && WTERMSIG(status) == signal, "the saver failed: status " << status);
 }
 
 double seconds_per_save(const fs::path& file) {
@@ -126,5 +127,21 @@ BOOST_AUTO_TEST_CASE(a_training_checkpoint_killed_mid_save_still_loads_whole) {
     BOOST_TEST(train::load_checkpoint(file, restored, &restored_opt) >= 1);
     const auto a = model.named_parameters(), b = restored.named_parameters();
     for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST((a[i].second.value() == b[i].second.value()));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigint_during_a_save_ends_the_process_after_it_without_leaving_a_temporary_file) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  const double save_time = seconds_per_save(file);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> delay(0.0, 2.0 * save_time);
+  for (int round = 0; round < 20; ++round) {
+    const pid_t child = start_saver([&](int i) { save_generation(file, 1 + i); });
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay(rng)));
+    kill_and_reap(child, SIGINT);  // still ended by SIGINT, as the user asked
+    BOOST_TEST_REQUIRE(dir.files() == std::vector<std::string>{"checkpoint.safetensors"},
+                       boost::test_tools::per_element());
+    load_generation(file);
   }
 }

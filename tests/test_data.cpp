@@ -19,6 +19,7 @@
 using namespace xg;
 namespace fs = std::filesystem;
 using testing::message_has;
+using testing::require_data_error;
 using testing::TempDir;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -57,10 +58,6 @@ Bytes iota_bytes(std::size_t n) {
   return b;
 }
 
-template <class F>
-void require_data_error(F&& f, std::initializer_list<std::string> parts) {
-  BOOST_CHECK_EXCEPTION(f(), data_error, [&](const data_error& e) { return message_has(e, parts); });
-}
 
 }  // namespace
 
@@ -132,6 +129,19 @@ BOOST_AUTO_TEST_CASE(read_idx_names_a_missing_file) {
   TempDir dir;
   require_data_error([&] { data::read_idx(dir.path / "nothing.gz"); },
                      {(dir.path / "nothing.gz").string(), "does not exist"});
+}
+
+BOOST_AUTO_TEST_CASE(read_idx_of_a_folder_says_it_is_a_folder) {
+  TempDir dir;
+  require_data_error([&] { data::read_idx(dir.path); }, {dir.path.string(), "is a folder, not an IDX file"});
+}
+
+BOOST_AUTO_TEST_CASE(read_idx_through_a_symlink_loop_is_a_data_error_with_the_system_reason) {
+  TempDir dir;
+  fs::create_symlink(dir.path / "b", dir.path / "a");
+  fs::create_symlink(dir.path / "a", dir.path / "b");
+  require_data_error([&] { data::read_idx(dir.path / "a"); },
+                     {(dir.path / "a").string(), "cannot open it", "symbolic links"});
 }
 
 // ---- Mini-batches ----
@@ -327,6 +337,13 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_names_a_missing_file_and_the_package_that_pro
   TempDir dir;
   require_data_error([&] { data::fashion_mnist({.dir = dir.path.string()}); },
                      {(dir.path / "train-images-idx3-ubyte.gz").string(), "apt-get install dataset-fashion-mnist"});
+}
+
+BOOST_AUTO_TEST_CASE(fashion_mnist_from_a_symlink_loop_is_a_data_error_with_the_system_reason) {
+  TempDir dir;
+  fs::create_symlink(dir.path / "loop", dir.path / "loop");
+  require_data_error([&] { data::fashion_mnist({.dir = (dir.path / "loop").string()}); },
+                     {"cannot open it", "symbolic links"});
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_rejects_a_validation_split_that_leaves_no_training_data) {

@@ -4,12 +4,12 @@
 #include <cmath>
 #include <xgrad/xgrad.hpp>
 
+#include "test_support.hpp"
+
 using namespace xg;
 namespace tt = boost::test_tools;
 
-namespace {
-Tensor64 t(array<double> v, bool grad = false) { return Tensor64(std::move(v), grad); }
-}  // namespace
+using testing::t;
 
 BOOST_AUTO_TEST_CASE(arithmetic_broadcasts_like_numpy) {
   Tensor64 a = t({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});

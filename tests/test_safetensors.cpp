@@ -9,14 +9,17 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sys/stat.h>
 #include <xgrad/io/safetensors.hpp>
 #include <xgrad/xgrad.hpp>
+#include <zlib.h>
 
 #include "test_support.hpp"
 
 using namespace xg;
 namespace fs = std::filesystem;
 using testing::message_has;
+using testing::require_data_error;
 using testing::TempDir;
 
 namespace {
@@ -52,10 +55,6 @@ std::vector<std::pair<std::string, Tensor>> some_parameters() {
   return {{"fc1.weight", weight}, {"fc1.bias", normal<float>({4}, 0.0f, 1.0f, gen)}, {"scale", Tensor::scalar(2.5f)}};
 }
 
-template <class F>
-void require_data_error(F&& f, std::initializer_list<std::string> parts) {
-  BOOST_CHECK_EXCEPTION(f(), data_error, [&](const data_error& e) { return message_has(e, parts); });
-}
 
 }  // namespace
 
@@ -242,5 +241,116 @@ BOOST_AUTO_TEST_CASE(names_that_cannot_be_stored_are_rejected_before_writing) {
   const auto path = dir.path / "m.safetensors";
   BOOST_CHECK_THROW(io::save_safetensors(path, {{"w", Tensor::ones({1})}, {"w", Tensor::ones({1})}}), value_error);
   BOOST_CHECK_THROW(io::save_safetensors(path, {{"w", Tensor::ones({1})}}, {{io::crc32_metadata_key, "0"}}), value_error);
+  BOOST_CHECK_THROW(io::save_safetensors(path, {{"w", Tensor::ones({1})}}, {{io::data_crc32_metadata_key, "0"}}), value_error);
   BOOST_TEST(dir.files().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_tensor_name_that_is_not_utf8_is_a_value_error) {
+  TempDir dir;
+  const auto path = dir.path / "m.safetensors";
+  BOOST_CHECK_EXCEPTION(io::save_safetensors(path, {{"w\xff", Tensor::ones({1})}}), value_error,
+                        [&](const value_error& e) { return message_has(e, {path.string(), "not valid UTF-8"}); });
+  BOOST_TEST(dir.files().empty());
+}
+
+// ---- the checksum covers the header too ----
+
+// The saved file with its first occurrence of `from` in the header replaced by `to` (same length).
+void edit_header(const fs::path& path, const std::string& from, const std::string& to) {
+  std::string bytes = read_bytes(path);
+  const std::size_t at = bytes.find(from);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  bytes.replace(at, from.size(), to);
+  write_bytes(path, bytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_changed_metadata_digit_fails_the_checksum) {
+  TempDir dir;
+  const auto path = dir.path / "m.safetensors";
+  io::save_safetensors(path, some_parameters(), {{"epoch", "7"}});
+  edit_header(path, R"("epoch":"7")", R"("epoch":"8")");
+  require_data_error([&] { io::load_safetensors(path); }, {path.string(), "checksum mismatch", "corrupt"});
+}
+
+BOOST_AUTO_TEST_CASE(swapped_byte_ranges_of_two_tensors_fail_the_checksum) {
+  TempDir dir;
+  const auto path = dir.path / "m.safetensors";
+  io::save_safetensors(path, {{"weight", Tensor::full({4}, 2.0f)},
+                              {"gamma", Tensor::full({4}, 1.0f)},
+                              {"beta", Tensor::full({4}, 0.0f)}});
+  // Still a valid layout (the ranges tile the data section): only the checksum can tell.
+  edit_header(path, "[16,32]", "[32,4X]");
+  edit_header(path, "[32,48]", "[16,32]");
+  edit_header(path, "[32,4X]", "[32,48]");
+  require_data_error([&] { io::load_safetensors(path); }, {path.string(), "checksum mismatch"});
+}
+
+BOOST_AUTO_TEST_CASE(a_file_with_the_data_only_checksum_of_earlier_versions_is_still_checked) {
+  TempDir dir;
+  const auto path = dir.path / "old.safetensors";
+  const float values[2] = {1.5f, -2.0f};
+  const std::string data(reinterpret_cast<const char*>(values), sizeof values);
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08lx", crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  const std::string header = R"({"__metadata__":{"epoch":"3","xgrad.crc32":")" + std::string(crc) +
+                             R"("},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  write_bytes(path, safetensors_bytes(header, data));
+  const io::Safetensors loaded = io::load_safetensors(path);
+  BOOST_TEST(loaded.f32("w").value()(1) == -2.0f);
+  BOOST_TEST(loaded.metadata.size() == 1u);  // the checksum is not handed on
+  std::string flipped = data;
+  flipped[0] ^= 1;
+  write_bytes(path, safetensors_bytes(header, flipped));
+  require_data_error([&] { io::load_safetensors(path); }, {path.string(), "checksum mismatch"});
+}
+
+// ---- hostile headers: bounded work, bounded messages ----
+
+BOOST_AUTO_TEST_CASE(a_header_nested_100k_deep_is_refused_without_recursing) {
+  TempDir dir;
+  const auto path = dir.path / "m.safetensors";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"x":)" + deep + "}}", ""));
+  require_data_error([&] { io::load_safetensors(path); }, {path.string(), "nests deeper than 8 levels"});
+  write_bytes(path, safetensors_bytes(R"({"w":{"dtype":"F32","shape":)" + deep + R"(,"data_offsets":[0,0]}})", ""));
+  require_data_error([&] { io::load_safetensors(path); }, {path.string(), "nests deeper than 8 levels"});
+}
+
+BOOST_AUTO_TEST_CASE(an_error_message_quotes_only_an_excerpt_of_a_huge_value) {
+  TempDir dir;
+  const auto path = dir.path / "m.safetensors";
+  const std::string huge(1 << 20, 'x');
+  write_bytes(path, safetensors_bytes(R"({")" + huge + R"(":{"dtype":")" + huge + R"(","shape":[1],"data_offsets":[0,4]}})",
+                                      std::string(4, '\0')));
+  try {
+    io::load_safetensors(path);
+    BOOST_FAIL("no error");
+  } catch (const data_error& e) {
+    BOOST_TEST(message_has(e, {path.string(), "is not supported", "(1048576 bytes)"}));
+    BOOST_TEST(std::string(e.what()).size() < 1000u);
+  }
+}
+
+// ---- what the file system hands over ----
+
+BOOST_AUTO_TEST_CASE(a_file_name_of_253_characters_saves_and_loads) {
+  TempDir dir;
+  const auto path = dir.path / (std::string(241, 'n') + ".safetensors");  // 253 bytes; NAME_MAX is 255
+  io::save_safetensors(path, some_parameters());
+  BOOST_TEST(io::load_safetensors(path).tensors.size() == 3u);
+  BOOST_TEST(dir.files().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(loading_a_fifo_is_refused_at_once_rather_than_waiting_for_a_writer) {
+  TempDir dir;
+  const auto path = dir.path / "pipe.safetensors";
+  BOOST_TEST_REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  BOOST_CHECK_EXCEPTION(io::load_safetensors(path), io_error,
+                        [&](const io_error& e) { return message_has(e, {path.string(), "a FIFO, not a regular file"}); });
+}
+
+BOOST_AUTO_TEST_CASE(loading_a_folder_says_it_is_a_folder) {
+  TempDir dir;
+  BOOST_CHECK_EXCEPTION(io::load_safetensors(dir.path), io_error,
+                        [&](const io_error& e) { return message_has(e, {dir.path.string(), "a folder, not a regular file"}); });
 }

@@ -11,10 +11,7 @@
 using namespace xg;
 namespace tt = boost::test_tools;
 
-namespace {
-Tensor64 t(array<double> v, bool grad = false) { return Tensor64(std::move(v), grad); }
-
-}  // namespace
+using testing::t;
 
 BOOST_AUTO_TEST_CASE(softmax_of_the_course_example) {
   // z = [5, 2, -1, 3]: e^z / sum(e^z) = [148.4, 7.39, 0.368, 20.1] / 176.2.

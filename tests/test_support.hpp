@@ -1,5 +1,6 @@
 #pragma once
-// Helpers the test files share: checking an error message, and a temporary folder.
+// Helpers the test files share: checking an error and its message, float64 tensors from literals,
+// and a temporary folder.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <xgrad/errors.hpp>
+#include <xgrad/tensor.hpp>
 
 namespace xg::testing {
 
@@ -33,6 +36,20 @@ std::string message_of(F f) {
   }
   return "no error";
 }
+
+// Checks that f() throws Error (or a type derived from it) whose message contains every part.
+template <class Error, class F>
+void require_error(F&& f, std::initializer_list<std::string> parts) {
+  BOOST_CHECK_EXCEPTION(f(), Error, [&](const Error& e) { return message_has(e, parts); });
+}
+
+template <class F>
+void require_data_error(F&& f, std::initializer_list<std::string> parts) {
+  require_error<data_error>(std::forward<F>(f), parts);
+}
+
+// A float64 tensor from a literal, for hand-worked values: t({{1, 2}, {3, 4}}, true).
+inline Tensor64 t(array<double> v, bool grad = false) { return Tensor64(std::move(v), grad); }
 
 // A fresh folder under the system's temporary folder, removed with everything in it.
 struct TempDir {

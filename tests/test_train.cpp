@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE train
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
 #include <xgrad/xgrad.hpp>
 
@@ -23,6 +24,23 @@ nn::Sequential small_model(std::uint64_t seed) {
   return nn::Sequential{nn::Linear(784, 64, nn::no_bias), nn::BatchNorm(64), nn::ReLU(), nn::Linear(64, 10)};
 }
 
+
+// n random examples of 4 features in 3 classes.
+data::Split random_split(std::size_t n, std::uint64_t seed) {
+  Generator gen(seed);
+  std::vector<int> labels(n);
+  for (std::size_t i = 0; i < n; ++i) labels[i] = int(i % 3);
+  return {normal<float>({n, 4}, 0.0f, 1.0f, gen), labels, {}};
+}
+
+data::Dataset tiny_dataset(std::size_t train, std::size_t validation) {
+  return {.train = random_split(train, 1), .validation = random_split(validation, 2), .classes = 3};
+}
+
+nn::Sequential tiny_model() {
+  nn::manual_seed(0);
+  return nn::Sequential{nn::Linear(4, 8, nn::no_bias), nn::BatchNorm(8), nn::ReLU(), nn::Linear(8, 3)};
+}
 
 std::vector<array<float>> values(const std::vector<std::pair<std::string, Tensor>>& named) {
   std::vector<array<float>> out;
@@ -77,10 +95,59 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_round_trip_is_bit_identical_and_so_is_the_next
   BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
   BOOST_TEST((values(a.named_buffers()) == values(b.named_buffers())));
   BOOST_TEST((values(opt_a.state()) == values(opt_b.state())));
+  BOOST_TEST(opt_a.steps() == opt_b.steps());
 
   train::train_step(a, opt_a, tape, (*it).x, (*it).y, ++step);
   train::train_step(b, opt_b, tape, (*it).x, (*it).y, step);
   BOOST_TEST((values(a.named_parameters()) == values(b.named_parameters())));
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_fails_on_the_optimizer_state_leaves_the_model_as_it_was) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential saved = small_model(10);
+  optim::Optimizer adam(saved.parameters(), optim::adam({.lr = 1e-3}));
+  train::save_checkpoint(file, saved, adam, 1);
+
+  nn::Sequential target = small_model(11);
+  const auto before = values(target.named_parameters());
+  optim::Optimizer momentum(target.parameters(), optim::momentum({.lr = 1e-3}));  // other state entries
+  testing::require_data_error([&] { train::load_checkpoint(file, target, &momentum); },
+                              {file.string(), "optimizer", "unexpected entry"});
+  BOOST_TEST((values(target.named_parameters()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(the_step_count_survives_a_checkpoint_exactly_beyond_2_to_the_24) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = small_model(12);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  const long steps = (1L << 24) + 1;  // the first count a float cannot hold
+  opt.load_state(opt.state(), steps);
+  train::save_checkpoint(file, model, opt, 3);
+  optim::Optimizer restored(model.parameters(), optim::adam({.lr = 1e-3}));
+  BOOST_TEST(train::load_checkpoint(file, model, &restored) == 3);
+  BOOST_TEST(restored.steps() == steps);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_the_earlier_format_still_loads_with_its_float_step_count) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = small_model(13);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  // xgrad-checkpoint-1: the step count as the float tensor "optimizer.step", no metrics rows.
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
+  for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer." + name, t);
+  tensors.emplace_back("optimizer.step", Tensor::scalar(7.0f));
+  for (auto& [name, t] : opt.state()) tensors.emplace_back("optimizer." + name, t);
+  io::save_safetensors(file, tensors, {{"epoch", "2"}, {"format", "xgrad-checkpoint-1"}});
+
+  optim::Optimizer restored(model.parameters(), optim::adam({.lr = 1e-3}));
+  std::vector<train::EpochRecord> rows{{.epoch = 9}};
+  BOOST_TEST(train::load_checkpoint(file, model, &restored, &rows) == 2);
+  BOOST_TEST(restored.steps() == 7);
+  BOOST_TEST(rows.empty());  // none saved: fit then reads metrics.csv
 }
 
 BOOST_AUTO_TEST_CASE(fit_resumes_after_the_last_saved_epoch) {
@@ -108,7 +175,8 @@ BOOST_AUTO_TEST_CASE(a_nan_loss_stops_training_naming_the_step_and_the_learning_
   optim::Optimizer opt(model.parameters(), optim::sgd(1e12));
   TempDir dir;
   try {
-    train::fit(model, opt, data, {.epochs = 1, .batch_size = 64, .out_dir = dir.path, .checkpoints = false, .quiet = true});
+    train::fit(model, opt, data,
+               {.epochs = 1, .batch_size = 64, .out_dir = dir.path, .checkpoints = false, .divergence_factor = 0, .quiet = true});
     BOOST_FAIL("expected numeric_error");
   } catch (const numeric_error& e) {
     const std::string what = e.what();
@@ -153,4 +221,124 @@ BOOST_AUTO_TEST_CASE(stopping_and_resuming_gives_bit_identical_parameters_to_an_
   BOOST_TEST((values(resumed.named_parameters()) == values(uninterrupted.named_parameters())));
   BOOST_TEST((values(resumed.named_buffers()) == values(uninterrupted.named_buffers())));
   BOOST_TEST((values(opt_r.state()) == values(opt_u.state())));
+  BOOST_TEST(opt_r.steps() == opt_u.steps());
+}
+
+BOOST_AUTO_TEST_CASE(an_exploding_finite_loss_stops_training_naming_epoch_step_and_learning_rate) {
+  const data::Dataset& data = small_fashion_mnist();
+  nn::Sequential model = small_model(5);
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e6}));
+  TempDir dir;
+  BOOST_CHECK_EXCEPTION(
+      train::fit(model, opt, data, {.epochs = 1, .batch_size = 64, .out_dir = dir.path, .quiet = true}), numeric_error,
+      [](const numeric_error& e) {
+        return testing::message_has(e, {"epoch 1, step ", "diverged", "100 x log(10)", "learning rate (1e+06)", "10x smaller"});
+      });
+  BOOST_TEST(!fs::exists(dir.path / "checkpoint.safetensors"));  // nothing diverged was saved
+}
+
+// ---- inputs checked before the first step ----
+
+BOOST_AUTO_TEST_CASE(a_final_batch_of_one_example_is_dropped_in_training) {
+  const data::Dataset data = tiny_dataset(9, 6);  // batches of 4, 4 and 1
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  train::fit(model, opt, data, {.epochs = 2, .batch_size = 4, .out_dir = dir.path, .quiet = true});
+  BOOST_TEST(opt.steps() == 4);  // two batches an epoch
+}
+
+BOOST_AUTO_TEST_CASE(fit_without_a_validation_split_fails_before_training) {
+  data::Dataset data = tiny_dataset(8, 0);
+  nn::Sequential model = tiny_model();
+  const auto before = values(model.named_parameters());
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  testing::require_error<value_error>([&] { train::fit(model, opt, data, {.epochs = 1, .batch_size = 4, .out_dir = dir.path, .quiet = true}); },
+                                      {"fit", "validation split is empty"});
+  BOOST_TEST(opt.steps() == 0);
+  BOOST_TEST((values(model.named_parameters()) == before));
+}
+
+BOOST_AUTO_TEST_CASE(fit_with_a_label_outside_the_classes_fails_before_training) {
+  data::Dataset data = tiny_dataset(8, 4);
+  data.train.labels[7] = 3;
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  testing::require_error<value_error>([&] { train::fit(model, opt, data, {.epochs = 1, .batch_size = 4, .out_dir = dir.path, .quiet = true}); },
+                                      {"fit", "training label 3", "example 7", "[0, 3)"});
+  BOOST_TEST(opt.steps() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(fit_into_a_folder_under_a_regular_file_is_an_io_error_with_the_reason) {
+  TempDir dir;
+  std::ofstream(dir.path / "file") << "x";
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  testing::require_error<io_error>(
+      [&] { train::fit(model, opt, tiny_dataset(8, 4), {.epochs = 1, .batch_size = 4, .out_dir = dir.path / "file" / "run", .quiet = true}); },
+      {(dir.path / "file" / "run").string(), "cannot create it", "Not a directory"});
+}
+
+// ---- metrics.csv and the checkpoint agree ----
+
+BOOST_AUTO_TEST_CASE(a_fresh_run_into_the_folder_of_an_earlier_run_is_refused_unless_overwrite) {
+  TempDir dir;
+  const data::Dataset data = tiny_dataset(8, 4);
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  train::fit(model, opt, data, {.epochs = 2, .batch_size = 4, .out_dir = dir.path, .quiet = true});
+  testing::require_error<value_error>([&] { train::fit(model, opt, data, {.epochs = 1, .batch_size = 4, .out_dir = dir.path, .quiet = true}); },
+                                      {dir.path.string(), "already holds a run", "--resume", "--overwrite"});
+  BOOST_TEST(train::read_metrics_csv(dir.path / "metrics.csv").size() == 2u);  // untouched
+
+  train::fit(model, opt, data, {.epochs = 1, .batch_size = 4, .out_dir = dir.path, .overwrite = true, .checkpoints = false, .quiet = true});
+  BOOST_TEST(train::read_metrics_csv(dir.path / "metrics.csv").size() == 1u);
+  BOOST_TEST(!fs::exists(dir.path / "checkpoint.safetensors"));  // a later resume cannot pick up the old run
+}
+
+BOOST_AUTO_TEST_CASE(metrics_rows_lost_after_the_checkpoint_come_back_on_resume) {
+  TempDir dir;
+  const data::Dataset data = tiny_dataset(8, 4);
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  train::fit(model, opt, data, {.epochs = 2, .batch_size = 4, .out_dir = dir.path, .quiet = true});
+  std::ofstream(dir.path / "metrics.csv", std::ios::trunc).flush();  // a crash right after truncating it
+
+  nn::Sequential resumed = tiny_model();
+  optim::Optimizer opt_r(resumed.parameters(), optim::sgd(0.1));
+  train::fit(resumed, opt_r, data, {.epochs = 3, .batch_size = 4, .out_dir = dir.path, .resume = true, .quiet = true});
+  const auto rows = train::read_metrics_csv(dir.path / "metrics.csv");
+  BOOST_TEST_REQUIRE(rows.size() == 3u);
+  for (int i = 0; i < 3; ++i) BOOST_TEST(rows[i].epoch == i + 1);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_csv_round_trips_nan_and_infinite_values_exactly) {
+  TempDir dir;
+  train::History history;
+  history.epochs.push_back({.epoch = 1, .train_loss = NAN, .train_accuracy = 0.1, .validation_loss = INFINITY,
+                            .validation_accuracy = 1.0 / 3, .learning_rate = -INFINITY, .seconds = 1e-300});
+  train::write_metrics_csv(dir.path / "metrics.csv", history);
+  const auto rows = train::read_metrics_csv(dir.path / "metrics.csv");
+  BOOST_TEST_REQUIRE(rows.size() == 1u);
+  BOOST_TEST(std::isnan(rows[0].train_loss));
+  BOOST_TEST(rows[0].validation_loss == INFINITY);
+  BOOST_TEST(rows[0].validation_accuracy == 1.0 / 3);  // exact
+  BOOST_TEST(rows[0].learning_rate == -INFINITY);
+  BOOST_TEST(rows[0].seconds == 1e-300);
+}
+
+BOOST_AUTO_TEST_CASE(a_metrics_csv_that_cannot_be_written_says_why) {
+  TempDir dir;
+  const fs::path csv = dir.path / "missing" / "metrics.csv";
+  testing::require_error<io_error>([&] { train::write_metrics_csv(csv, {}); }, {csv.string(), "No such file or directory"});
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_metrics_row_is_a_data_error_naming_the_line) {
+  TempDir dir;
+  const fs::path csv = dir.path / "metrics.csv";
+  train::write_metrics_csv(csv, {});
+  std::ofstream(csv, std::ios::app) << "1,0.5,0.5,0.5,0.5,0.001,1\n";  // 7 fields
+  testing::require_data_error([&] { train::read_metrics_csv(csv); }, {csv.string(), "line 2", "8 numbers"});
 }

@@ -2,6 +2,7 @@
 // Exceptions users can catch. Every message names the op or file and the values involved.
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace xg {
 
@@ -32,5 +33,12 @@ struct io_error : error {
 struct numeric_error : error {
   using error::error;
 };
+
+// What a message quotes of an input (a name, a header value): at most `limit` characters, a longer
+// text cut with its full length said, so that a hostile file cannot make a message of megabytes.
+inline std::string excerpt(std::string_view text, std::size_t limit = 80) {
+  if (text.size() <= limit) return std::string(text);
+  return std::string(text.substr(0, limit)) + "... (" + std::to_string(text.size()) + " bytes)";
+}
 
 }  // namespace xg

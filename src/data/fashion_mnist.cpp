@@ -22,7 +22,8 @@ LabelledImages read_pair(const std::filesystem::path& dir, const char* images_fi
                          std::optional<std::size_t> limit) {
   const std::filesystem::path image_path = dir / images_file, label_path = dir / labels_file;
   for (const auto& path : {image_path, label_path})
-    if (!std::filesystem::exists(path))
+    // With an error (a symlink loop, no permission) read_idx below gives the system's reason.
+    if (std::error_code error; !std::filesystem::exists(path, error) && !error)
       throw data_error("file " + path.string() +
                        ": does not exist; `apt-get install dataset-fashion-mnist` provides it "
                        "(or point FashionMnistOptions::dir at a copy)");

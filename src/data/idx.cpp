@@ -1,11 +1,16 @@
 #include "xgrad/data/idx.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "xgrad/errors.hpp"
@@ -37,9 +42,19 @@ std::string hex_byte(std::uint8_t b) {
 class GzipReader {
  public:
   explicit GzipReader(const std::filesystem::path& path) : path_(path.string()) {
-    if (!std::filesystem::exists(path)) fail("does not exist");
-    file_ = gzopen(path_.c_str(), "rb");
-    if (!file_) fail("cannot open it");
+    // Non-blocking, so that a FIFO is refused at once below rather than waited on.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail(errno == ENOENT ? std::string("does not exist") : std::string("cannot open it: ") + std::strerror(errno));
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      fail(S_ISDIR(info.st_mode) ? "is a folder, not an IDX file" : "is not a regular file");
+    }
+    file_ = gzdopen(fd, "rb");
+    if (!file_) {
+      ::close(fd);
+      fail("cannot open it");
+    }
     gzbuffer(file_, 1 << 20);  // fewer, larger reads: the training images are 26 MB compressed
   }
   ~GzipReader() { gzclose(file_); }

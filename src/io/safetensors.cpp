@@ -1,14 +1,9 @@
 #include "xgrad/io/safetensors.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -16,6 +11,7 @@
 #include <type_traits>
 
 #include "xgrad/errors.hpp"
+#include "xgrad/io/files.hpp"
 
 // The format stores little-endian data, which is then simply the tensors' memory; a big-endian host
 // would need byte swapping on save and load.
@@ -29,18 +25,19 @@ using json = nlohmann::ordered_json;
 template <class T>
 constexpr const char* dtype_name = std::is_same_v<T, float> ? "F32" : "F64";
 
+// Hugging Face's reader refuses larger headers too. Tensor entries nest 3 deep (header, entry,
+// shape); the bound stops a header of 100k '[' before anything recurses over it.
+constexpr std::uint64_t max_header_bytes = 100'000'000;
+constexpr int max_header_depth = 8;
+
+// "tensor 'name'", the name cut if it is long.
+std::string tensor_label(std::string_view name) { return "tensor '" + excerpt(name) + "'"; }
+
+// A JSON value as an error message quotes it: its text, cut if it is long.
+std::string quoted(const json& value) { return excerpt(value.dump()); }
+
 [[noreturn]] void fail_data(const std::filesystem::path& path, const std::string& what) {
   throw data_error("file " + path.string() + ": " + what);
-}
-
-// "file X: <what> [the temporary file T]: <the system's reason>". errno is read first, before
-// building the message can disturb it.
-[[noreturn]] void fail_io(const std::filesystem::path& path, const char* what,
-                          const std::filesystem::path& temporary = {}) {
-  const std::string reason = std::strerror(errno);
-  std::string message = "file " + path.string() + ": " + what;
-  if (!temporary.empty()) message += " the temporary file " + temporary.string();
-  throw io_error(message + ": " + reason);
 }
 
 std::string crc_string(std::uint32_t crc) {
@@ -53,131 +50,56 @@ std::uint32_t crc_of(const void* data, std::size_t size, std::uint32_t crc = 0) 
   return static_cast<std::uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
 }
 
-// A file written under a temporary name in the target's folder, then renamed over the target: the
-// rename is atomic, so readers (and a crash) see either the old file or the complete new one.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::filesystem::path target) : target_(std::move(target)) {
-    folder_ = target_.parent_path().empty() ? std::filesystem::path(".") : target_.parent_path();
-    // The process id and a counter make the name unique among writers; O_EXCL makes sure of it.
-    static std::atomic<unsigned> counter{0};
-    for (int attempt = 0; fd_ < 0; ++attempt) {
-      char suffix[48];
-      std::snprintf(suffix, sizeof suffix, ".tmp.%ld.%u", static_cast<long>(::getpid()), counter++);
-      std::string name(1, '.');  // hidden: a listing of the folder does not show it
-      name += target_.filename().native();
-      name += suffix;
-      temp_ = folder_ / name;
-      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ < 0 && (errno != EEXIST || attempt == 100))
-        fail_io(target_, "cannot create", temp_);
-    }
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, std::size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_io(target_, "writing failed to", temp_);
-      p += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
-
-  // Data on disk first, then the rename, then the folder entry on disk.
-  void commit() {
-    if (::fsync(fd_) != 0) fail_io(target_, "syncing failed for", temp_);
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_io(target_, "closing failed for", temp_);
-    if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      fail_io(target_, "cannot replace it with", temp_);
-    committed_ = true;
-    int folder = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (folder < 0) fail_io(target_, "opening its folder to sync it failed");
-    // Some file systems cannot sync a folder (EINVAL); the rename is then as durable as they allow.
-    int synced = ::fsync(folder);
-    int sync_errno = errno;
-    ::close(folder);
-    if (synced != 0 && sync_errno != EINVAL) {
-      errno = sync_errno;
-      fail_io(target_, "syncing its folder failed");
-    }
-  }
-
- private:
-  std::filesystem::path target_, folder_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
+// Where the value of the checksum entry (as save writes it: compact JSON) starts in a header's text;
+// npos if it is not there. Inside a JSON string the quotes would be escaped, so the match is the entry.
+std::size_t checksum_position(std::string_view header, std::string_view value) {
+  const std::string entry = std::string("\"") + crc32_metadata_key + "\":\"";
+  const std::size_t at = header.find(entry + std::string(value) + "\"");
+  return at == std::string_view::npos ? at : at + entry.size();
+}
 
 template <class T>
 void save(const std::filesystem::path& path, const std::vector<std::pair<std::string, TensorT<T>>>& tensors,
           const Metadata& metadata) {
-  if (metadata.contains(crc32_metadata_key))
-    throw value_error("save_safetensors: " + path.string() + ": the metadata key '" + crc32_metadata_key +
-                      "' is reserved for the checksum xgrad adds");
+  for (const char* reserved : {crc32_metadata_key, data_crc32_metadata_key})
+    if (metadata.contains(reserved))
+      throw value_error("save_safetensors: " + path.string() + ": the metadata key '" + reserved +
+                        "' is reserved for the checksum xgrad adds");
   json header = json::object();
   json meta(metadata);
   header["__metadata__"] = nullptr;  // a placeholder that keeps the metadata first, where Hugging Face puts it
   std::set<std::string_view> names;
   std::uint64_t offset = 0;
-  std::uint32_t crc = crc_of(nullptr, 0);
   for (const auto& [name, tensor] : tensors) {
     if (name.empty() || name == "__metadata__" || !names.insert(name).second)
-      throw value_error("save_safetensors: " + path.string() + ": the tensor name '" + name +
+      throw value_error("save_safetensors: " + path.string() + ": the tensor name '" + excerpt(name) +
                         "' is empty, reserved or repeated");
     const std::uint64_t bytes = tensor.size() * sizeof(T);
     header[name] = {{"dtype", dtype_name<T>}, {"shape", tensor.shape_vector()}, {"data_offsets", {offset, offset + bytes}}};
-    crc = crc_of(tensor.value().data(), bytes, crc);
     offset += bytes;
   }
-  meta[crc32_metadata_key] = crc_string(crc);
+  meta[crc32_metadata_key] = crc_string(0);  // a placeholder until the checksum is known
   header["__metadata__"] = std::move(meta);
 
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::type_error& e) {  // a name or metadata string that is not UTF-8
+    throw value_error("save_safetensors: " + path.string() + ": a tensor name or metadata entry is not valid UTF-8 (" +
+                      e.what() + ")");
+  }
   text.resize((text.size() + 7) / 8 * 8, ' ');  // the data section starts 8-byte aligned
   const std::uint64_t header_length = text.size();
+  std::uint32_t crc = crc_of(&header_length, sizeof header_length);
+  crc = crc_of(text.data(), text.size(), crc);
+  for (const auto& [name, tensor] : tensors) crc = crc_of(tensor.value().data(), tensor.size() * sizeof(T), crc);
+  text.replace(checksum_position(text, crc_string(0)), 8, crc_string(crc));
 
   AtomicFile file(path);
   file.write(&header_length, sizeof header_length);
   file.write(text.data(), text.size());
   for (const auto& [name, tensor] : tensors) file.write(tensor.value().data(), tensor.size() * sizeof(T));
   file.commit();
-}
-
-std::string read_whole_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_io(path, "cannot open it");
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    int stat_errno = errno;
-    ::close(fd);
-    errno = stat_errno;
-    fail_io(path, "cannot find its size");
-  }
-  std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int read_errno = errno;
-      ::close(fd);
-      errno = n == 0 ? EIO : read_errno;  // the file shrank while we read it
-      fail_io(path, "reading it failed");
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return bytes;
 }
 
 struct Entry {
@@ -190,29 +112,29 @@ struct Entry {
 std::uint64_t unsigned_field(const std::filesystem::path& path, const std::string& name, const json& value,
                              const char* what) {
   if (!value.is_number_unsigned())
-    fail_data(path, "tensor '" + name + "': " + what + " must be a non-negative integer, found " + value.dump());
+    fail_data(path, tensor_label(name) + ": " + what + " must be a non-negative integer, found " + quoted(value));
   return value.get<std::uint64_t>();
 }
 
 Entry parse_entry(const std::filesystem::path& path, const std::string& name, const json& value) {
   auto field = [&](const char* key) -> const json& {
     if (!value.is_object() || !value.contains(key))
-      fail_data(path, "tensor '" + name + "': the header entry has no \"" + key + "\"");
+      fail_data(path, tensor_label(name) + ": the header entry has no \"" + key + "\"");
     return value.at(key);
   };
   Entry e;
   e.name = name;
   const json& dtype = field("dtype");
-  if (!dtype.is_string()) fail_data(path, "tensor '" + name + "': dtype must be a string, found " + dtype.dump());
+  if (!dtype.is_string()) fail_data(path, tensor_label(name) + ": dtype must be a string, found " + quoted(dtype));
   e.dtype = dtype.get<std::string>();
   if (e.dtype != "F32" && e.dtype != "F64")
-    fail_data(path, "tensor '" + name + "': dtype '" + e.dtype + "' is not supported (xgrad reads F32 and F64)");
+    fail_data(path, tensor_label(name) + ": dtype '" + excerpt(e.dtype) + "' is not supported (xgrad reads F32 and F64)");
   const json& shape = field("shape");
-  if (!shape.is_array()) fail_data(path, "tensor '" + name + "': shape must be an array, found " + shape.dump());
+  if (!shape.is_array()) fail_data(path, tensor_label(name) + ": shape must be an array, found " + quoted(shape));
   for (const json& d : shape) e.shape.push_back(unsigned_field(path, name, d, "each dimension"));
   const json& offsets = field("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2)
-    fail_data(path, "tensor '" + name + "': data_offsets must be [begin, end], found " + offsets.dump());
+    fail_data(path, tensor_label(name) + ": data_offsets must be [begin, end], found " + quoted(offsets));
   e.begin = unsigned_field(path, name, offsets[0], "data_offsets");
   e.end = unsigned_field(path, name, offsets[1], "data_offsets");
   return e;
@@ -222,7 +144,7 @@ Entry parse_entry(const std::filesystem::path& path, const std::string& name, co
 // the ranges must tile the section without gaps or overlaps (as Hugging Face's reader requires).
 void check_layout(const std::filesystem::path& path, std::vector<Entry>& entries, std::uint64_t data_size) {
   for (const Entry& e : entries) {
-    const std::string where = "tensor '" + e.name + "': data_offsets [" + std::to_string(e.begin) + ", " +
+    const std::string where = tensor_label(e.name) + ": data_offsets [" + std::to_string(e.begin) + ", " +
                               std::to_string(e.end) + "]";
     if (e.end < e.begin) fail_data(path, where + " end before they begin");
     if (e.end > data_size)
@@ -239,7 +161,7 @@ void check_layout(const std::filesystem::path& path, std::vector<Entry>& entries
   std::uint64_t expected_begin = 0;
   for (const Entry& e : entries) {
     if (e.begin != expected_begin)
-      fail_data(path, "tensor '" + e.name + "' starts at byte " + std::to_string(e.begin) +
+      fail_data(path, tensor_label(e.name) + " starts at byte " + std::to_string(e.begin) +
                           " of the data section, but the previous tensor ends at byte " +
                           std::to_string(expected_begin) + " (tensors overlap or leave a gap)");
     expected_begin = e.end;
@@ -249,13 +171,36 @@ void check_layout(const std::filesystem::path& path, std::vector<Entry>& entries
 }
 
 Metadata parse_metadata(const std::filesystem::path& path, const json& value) {
-  if (!value.is_object()) fail_data(path, "__metadata__ must be an object, found " + value.dump());
+  if (!value.is_object()) fail_data(path, "__metadata__ must be an object, found " + quoted(value));
   Metadata metadata;
   for (const auto& [key, v] : value.items()) {
-    if (!v.is_string()) fail_data(path, "__metadata__ entry '" + key + "' must be a string, found " + v.dump());
+    if (!v.is_string())
+      fail_data(path, "__metadata__ entry '" + excerpt(key) + "' must be a string, found " + quoted(v));
     metadata[key] = v.get<std::string>();
   }
   return metadata;
+}
+
+// The header's JSON, refused when nested deeper than max_header_depth (nlohmann's parser itself does
+// not recurse; dumping a value for an error message would).
+json parse_header(const std::filesystem::path& path, std::string_view text) {
+  const auto bounded = [&](int depth, json::parse_event_t, json&) {
+    if (depth > max_header_depth)
+      fail_data(path, "the JSON header nests deeper than " + std::to_string(max_header_depth) +
+                          " levels; a safetensors header needs 3");
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), bounded);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
+    fail_data(path, "invalid JSON header: " + excerpt(e.what(), 200));
+  }
+}
+
+void check_crc(const std::filesystem::path& path, const std::string& saved, std::uint32_t actual, const char* what) {
+  if (saved != crc_string(actual))
+    fail_data(path, std::string("checksum mismatch: the ") + what + " CRC32 is " + crc_string(actual) +
+                        " but the file recorded " + excerpt(saved) + ": the file is corrupt");
 }
 
 template <class T>
@@ -270,9 +215,9 @@ TensorT<T> find(const Safetensors& file, std::string_view name) {
   for (const auto& [n, tensor] : file.tensors)
     if (n == name) {
       if (const auto* t = std::get_if<TensorT<T>>(&tensor)) return *t;
-      fail_data(file.path, std::string("tensor '") + n + "' is not " + dtype_name<T>);
+      fail_data(file.path, tensor_label(n) + " is not " + dtype_name<T>);
     }
-  fail_data(file.path, "no tensor named '" + std::string(name) + "'");
+  fail_data(file.path, "no tensor named '" + excerpt(name) + "'");
 }
 
 }  // namespace
@@ -288,7 +233,7 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
 }
 
 Safetensors load_safetensors(const std::filesystem::path& path) {
-  const std::string bytes = read_whole_file(path);
+  const std::string bytes = read_file(path);
   std::uint64_t header_length = 0;
   if (bytes.size() < sizeof header_length)
     fail_data(path, "truncated: " + std::to_string(bytes.size()) + " bytes, too few for the 8-byte header length");
@@ -298,34 +243,37 @@ Safetensors load_safetensors(const std::filesystem::path& path) {
     fail_data(path, "the header length " + std::to_string(header_length) + " is larger than the rest of the file (" +
                         std::to_string(rest) + " bytes): the file is truncated or not safetensors");
 
+  if (header_length > max_header_bytes)
+    fail_data(path, "the header length " + std::to_string(header_length) + " is over the " +
+                        std::to_string(max_header_bytes) + " bytes a safetensors header may have");
+
   const char* header_text = bytes.data() + sizeof header_length;
-  json header;
-  try {
-    header = json::parse(header_text, header_text + header_length);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
-    fail_data(path, std::string("invalid JSON header: ") + e.what());
-  }
+  const std::string_view header_view(header_text, header_length);
+  const char* data = header_text + header_length;
+  const std::uint64_t data_size = rest - header_length;
+  const json header = parse_header(path, header_view);
   if (!header.is_object()) fail_data(path, "the header is not a JSON object");
 
   Safetensors file;
   file.path = path;
+  if (header.contains("__metadata__")) file.metadata = parse_metadata(path, header.at("__metadata__"));
   std::vector<Entry> entries;
-  for (const auto& [key, value] : header.items()) {
-    if (key == "__metadata__")
-      file.metadata = parse_metadata(path, value);
-    else
-      entries.push_back(parse_entry(path, key, value));
-  }
-  const char* data = header_text + header_length;
-  const std::uint64_t data_size = rest - header_length;
-  check_layout(path, entries, data_size);
-
+  for (const auto& [key, value] : header.items())
+    if (key != "__metadata__") entries.push_back(parse_entry(path, key, value));
+  check_layout(path, entries, data_size);  // before the checksum: it says "truncated" when that is what happened
   if (auto saved = file.metadata.find(crc32_metadata_key); saved != file.metadata.end()) {
-    const std::string actual = crc_string(crc_of(data, data_size));
-    if (saved->second != actual)
-      fail_data(path, "checksum mismatch: the data's CRC32 is " + actual + " but the file recorded " + saved->second +
-                          ": the data is corrupt");
+    std::string covered(header_view);
+    const std::size_t at = checksum_position(covered, saved->second);
+    if (at == std::string::npos)
+      fail_data(path, "the checksum entry is not laid out as xgrad writes it: the header was edited");
+    covered.replace(at, saved->second.size(), saved->second.size(), '0');
+    std::uint32_t crc = crc_of(&header_length, sizeof header_length);
+    crc = crc_of(covered.data(), covered.size(), crc);
+    check_crc(path, saved->second, crc_of(data, data_size, crc), "file");
     file.metadata.erase(saved);
+  } else if (auto data_only = file.metadata.find(data_crc32_metadata_key); data_only != file.metadata.end()) {
+    check_crc(path, data_only->second, crc_of(data, data_size), "data's");
+    file.metadata.erase(data_only);
   }
 
   for (const Entry& e : entries) {

@@ -98,8 +98,6 @@ double Optimizer::learning_rate() const {
 }
 
 namespace {
-const char* const step_entry = "step";
-
 NamedTensors live_state(const Chain& chain) {
   NamedTensors all;
   for (std::size_t k = 0; k < chain.links.size(); ++k)
@@ -116,15 +114,14 @@ const Tensor* find_entry(const NamedTensors& state, const std::string& name) {
 }  // namespace
 
 NamedTensors Optimizer::state() const {
-  NamedTensors copies{{step_entry, Tensor::scalar(float(step_))}};
+  NamedTensors copies;
   for (const auto& [name, tensor] : live_state(chain_)) copies.emplace_back(name, tensor.detach());
   return copies;
 }
 
-void Optimizer::load_state(const NamedTensors& state) {
+void Optimizer::load_state(const NamedTensors& state, long steps) {
+  if (steps < 0) throw value_error("load_state: the step count is " + std::to_string(steps) + "; it must be >= 0");
   NamedTensors live = live_state(chain_);
-  const Tensor step_count = Tensor::scalar(0.0f);
-  live.emplace_back(step_entry, step_count);  // a handle: the copy below lands in step_count
   // Everything is checked before anything is copied, so a bad checkpoint leaves the state as it was.
   for (const auto& [name, tensor] : state)
     if (!find_entry(live, name)) throw value_error("load_state: unexpected entry '" + name + "'");
@@ -139,7 +136,7 @@ void Optimizer::load_state(const NamedTensors& state) {
     const array<float>& source = find_entry(state, name)->value();
     std::copy(source.begin(), source.end(), tensor.mutable_value().begin());
   }
-  step_ = std::lround(step_count.item());
+  step_ = steps;
 }
 
 }  // namespace xg::optim

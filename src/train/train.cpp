@@ -2,23 +2,19 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
-#include "xgrad/io/safetensors.hpp"
+#include "xgrad/io/files.hpp"
 #include "xgrad/ops.hpp"
 
 namespace xg::train {
 
 namespace {
-// Checkpoint metadata keys "generator.<module path>.<name>" hold the modules' random streams.
-const std::string generator_prefix = "generator.";
-
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
@@ -117,25 +113,87 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
   return {loss_sum / n, double(correct) / n};
 }
 
-History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+namespace {
+// The batches an epoch trains on (see is_dropped_batch).
+std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
+  const std::size_t full = examples / batch_size, rest = examples % batch_size;
+  return full + (rest > 0 && !is_dropped_batch(rest, examples) ? 1 : 0);
+}
+
+void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
+  if (split.images.shape().size() != 2 || split.images.shape()[0] != split.size() || split.features() != features)
+    throw shape_error(std::string("fit: the ") + name + " images have shape " + shape_string(split.images.shape()) +
+                      "; expected (" + std::to_string(split.size()) + ", " + std::to_string(features) +
+                      ") for its labels and the training features");
+  for (std::size_t i = 0; i < split.size(); ++i)
+    if (split.labels[i] < 0 || std::size_t(split.labels[i]) >= classes)
+      throw value_error(std::string("fit: ") + name + " label " + std::to_string(split.labels[i]) + " (example " +
+                        std::to_string(i) + ") is outside [0, " + std::to_string(classes) + ")");
+}
+
+// Everything fit can check before the first step, so that a bad input fails in a second, not after
+// an epoch of training.
+void check_fit_inputs(const data::Dataset& data, const FitOptions& options) {
   if (options.batch_size == 0) throw value_error("fit: batch_size is 0; it must be at least 1");
+  if (options.epochs < 0) throw value_error("fit: epochs is " + std::to_string(options.epochs) + "; it must be >= 0");
+  if (!(options.divergence_factor >= 0))
+    throw value_error("fit: divergence_factor is " + std::to_string(options.divergence_factor) + "; it must be >= 0");
+  if (options.resume && options.overwrite)
+    throw value_error("fit: resume and overwrite both set; resume continues the run in out_dir, overwrite discards it");
   if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
-  std::filesystem::create_directories(options.out_dir);
+  if (data.validation.size() == 0)
+    throw value_error("fit: the validation split is empty; fit evaluates on it after every epoch "
+                      "(data::FashionMnistOptions::validation sets its size)");
+  if (data.classes < 2) throw value_error("fit: the dataset has " + std::to_string(data.classes) + " classes; at least 2 are needed");
+  const std::size_t features = data.train.features();
+  check_split("training", data.train, features, data.classes);
+  check_split("validation", data.validation, features, data.classes);
+}
+
+// The loss above which a step counts as diverged: divergence_factor times the loss of a uniform guess.
+double divergence_limit(const FitOptions& options, std::size_t classes) {
+  return options.divergence_factor > 0 ? options.divergence_factor * std::log(double(classes))
+                                       : std::numeric_limits<double>::infinity();
+}
+
+[[noreturn]] void report_divergence(double loss, double limit, int epoch, std::size_t step, const FitOptions& options,
+                                    std::size_t classes, double learning_rate) {
+  std::ostringstream msg;
+  msg << "epoch " << epoch << ", step " << step << ": the loss is " << loss << ", over " << options.divergence_factor
+      << " x log(" << classes << ") = " << limit
+      << " (a uniform guess scores log(" << classes << ")): training diverged. The learning rate (" << learning_rate
+      << ") is probably too high: try one 10x smaller. The last checkpoint, if any, is from before this epoch";
+  throw numeric_error(msg.str());
+}
+}  // namespace
+
+History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
+  check_fit_inputs(data, options);
+  io::create_folder(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
+  // A folder whose metrics hold no epoch (a run stopped in its first) has nothing to lose.
+  const bool earlier_run = io::file_exists(checkpoint) || !read_metrics_csv(csv).empty();
+  if (earlier_run && !options.resume && !options.overwrite)
+    throw value_error("fit: " + options.out_dir.string() +
+                      " already holds a run (checkpoint.safetensors or metrics.csv): resume it (resume, --resume), "
+                      "start over (overwrite, --overwrite) or choose another out_dir");
   History history;
   History logged;  // what metrics.csv holds: after a resume, the earlier run's rows too
-  if (options.resume && std::filesystem::exists(checkpoint)) {
-    history.first_epoch = load_checkpoint(checkpoint, model, &optimizer) + 1;
-    for (const EpochRecord& r : read_metrics_csv(csv))
-      if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
+  if (options.overwrite) io::remove_file(checkpoint);  // so that a later resume cannot find the old run
+  if (options.resume && io::file_exists(checkpoint)) {
+    history.first_epoch = load_checkpoint(checkpoint, model, &optimizer, &logged.epochs) + 1;
+    if (logged.epochs.empty())  // a checkpoint from before the metrics were kept in it
+      for (const EpochRecord& r : read_metrics_csv(csv))
+        if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
     if (!options.quiet) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
   }
-  write_metrics_csv(csv, logged);
+  write_metrics_csv(csv, logged);  // rebuilt from the checkpoint: a row lost to a crash comes back
   ProgressBar bar(!options.quiet);
   bar.set_batch_examples(double(options.batch_size));
   Tape tape;
-  const std::size_t steps_per_epoch = (data.train.size() + options.batch_size - 1) / options.batch_size;
+  const std::size_t steps_per_epoch = batches_per_epoch(data.train.size(), options.batch_size);
+  const double diverged = divergence_limit(options, data.classes);
   std::size_t step = std::size_t(history.first_epoch - 1) * steps_per_epoch;
   for (int epoch = history.first_epoch; epoch <= options.epochs; ++epoch) {
     model.train();
@@ -144,8 +202,11 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
+      if (is_dropped_batch(y.size(), data.train.size())) break;
       const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
       if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
+      if (r.loss > diverged)
+        report_divergence(r.loss, diverged, epoch, step, options, data.classes, optimizer.learning_rate());
       loss_sum += r.loss * double(y.size());
       correct += r.correct;
       seen += y.size();
@@ -167,7 +228,8 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     logged.epochs.push_back(record);
     bar.finish_line();
     if (!options.quiet) print_epoch(record, options.epochs);
-    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch);
+    // The checkpoint first, with the rows: a crash before the CSV is written loses nothing.
+    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs);
     write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }
@@ -188,122 +250,6 @@ int overfit_small(nn::Module& model, optim::Optimizer& optimizer, const data::Sp
   throw value_error("overfit_small: " + std::to_string(n) + " examples not all classified right after " +
                     std::to_string(max_epochs) +
                     " epochs; a model that cannot overfit a tiny set usually has a bug (or a learning rate far off)");
-}
-
-void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
-  for (auto& [name, t] : model.named_buffers()) tensors.emplace_back("buffer." + name, t);
-  for (auto& [name, t] : optimizer.state()) tensors.emplace_back("optimizer." + name, t);
-  io::Metadata metadata{{"epoch", std::to_string(epoch)}, {"format", "xgrad-checkpoint-1"}};
-  for (const auto& [name, gen] : model.named_generators()) {
-    std::ostringstream state;  // the standard's exact text form of the engine's state
-    state << *gen;
-    metadata[generator_prefix + name] = state.str();
-  }
-  io::save_safetensors(path, tensors, metadata);
-}
-
-int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer) {
-  const io::Safetensors file = io::load_safetensors(path);
-  auto restore = [&](const std::string& prefix, const nn::NamedTensors& into) {
-    for (auto [name, t] : into) {
-      const Tensor saved = file.f32(prefix + name);
-      if (saved.shape_vector() != t.shape_vector())
-        throw data_error(path.string() + ": tensor '" + prefix + name + "' has shape " + shape_string(saved.shape()) +
-                         " but the model's is " + shape_string(t.shape()));
-      t.mutable_value() = saved.value();
-    }
-  };
-  restore("model.", model.named_parameters());
-  restore("buffer.", model.named_buffers());
-  if (optimizer) {
-    std::vector<std::pair<std::string, Tensor>> state;
-    const std::string prefix = "optimizer.";
-    for (const auto& [name, t] : file.tensors)
-      if (name.rfind(prefix, 0) == 0) state.emplace_back(name.substr(prefix.size()), file.f32(name));
-    optimizer->load_state(state);
-  }
-  for (const auto& [name, gen] : model.named_generators()) {
-    const auto saved = file.metadata.find(generator_prefix + name);
-    if (saved == file.metadata.end())
-      throw data_error(path.string() + ": checkpoint has no state for the model's generator '" + name + "'");
-    std::istringstream state(saved->second);
-    if (!(state >> *gen))
-      throw data_error(path.string() + ": the state of generator '" + name + "' is malformed");
-  }
-  const auto it = file.metadata.find("epoch");
-  if (it == file.metadata.end()) throw data_error(path.string() + ": checkpoint metadata has no epoch");
-  int epoch = 0;
-  const std::string& text = it->second;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), epoch);
-  if (error != std::errc() || end != text.data() + text.size() || epoch < 0)
-    throw data_error(path.string() + ": checkpoint metadata has a malformed epoch '" + text + "'");
-  return epoch;
-}
-
-void write_metrics_csv(const std::filesystem::path& path, const History& history) {
-  std::ofstream out(path);
-  if (!out) throw io_error(path.string() + ": cannot write the metrics CSV");
-  out << "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,learning_rate,seconds,examples_per_second\n";
-  for (const auto& r : history.epochs)
-    out << r.epoch << ',' << r.train_loss << ',' << r.train_accuracy << ',' << r.validation_loss << ','
-        << r.validation_accuracy << ',' << r.learning_rate << ',' << r.seconds << ',' << r.examples_per_second << '\n';
-}
-
-std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
-  std::vector<EpochRecord> rows;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    EpochRecord r;
-    char comma;
-    std::istringstream fields(line);
-    if (fields >> r.epoch >> comma >> r.train_loss >> comma >> r.train_accuracy >> comma >> r.validation_loss >>
-        comma >> r.validation_accuracy >> comma >> r.learning_rate >> comma >> r.seconds >> comma >>
-        r.examples_per_second)
-      rows.push_back(r);
-  }
-  return rows;
-}
-
-bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
-                       const std::function<void(std::ostream&)>& plot_commands) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    std::printf("gnuplot not found: %s has the %s; apt-get install gnuplot-nox draws them to %s\n", csv.c_str(),
-                what.c_str(), png.c_str());
-    return false;
-  }
-  std::filesystem::path script = png;
-  script.replace_extension(".gp");
-  {
-    std::ofstream gp(script);
-    if (!gp) throw io_error(script.string() + ": cannot write the gnuplot script");
-    gp << "set datafile separator ','\n"
-          "set terminal pngcairo size 1200,480 font ',10'\n"
-          "set output '" << png.string() << "'\n"
-          "set multiplot layout 1,2\n";
-    plot_commands(gp);
-    gp << "unset multiplot\n";
-  }
-  const std::string command = "gnuplot '" + script.string() + "' 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    std::printf("gnuplot failed to draw %s (script %s)\n", png.c_str(), script.c_str());
-    return false;
-  }
-  return true;
-}
-
-bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
-  return draw_with_gnuplot(csv, png, "curves", [&](std::ostream& gp) {
-    gp << "set key top right; set grid; set xlabel 'epoch'\n"
-          "set title 'loss'\n"
-          "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
-          "set key bottom right; set title 'accuracy'\n"
-          "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
-  });
 }
 
 }  // namespace xg::train

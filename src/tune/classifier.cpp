@@ -32,8 +32,10 @@ Score ClassifierRun::train_until(double epochs) {
       next_batch_ = epoch_batches_->begin();
     }
     const auto& [x, y] = *next_batch_;
-    train::train_step(*model_, optimizer_, tape, x, y, ++steps_);
-    examples_seen_ += y.size();
+    if (!train::is_dropped_batch(y.size(), data_.train.size())) {
+      train::train_step(*model_, optimizer_, tape, x, y, ++steps_);
+      examples_seen_ += y.size();
+    }
     ++next_batch_;
   }
   const train::Evaluation validation = train::evaluate(*model_, data_.validation);

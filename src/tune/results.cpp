@@ -4,21 +4,21 @@
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "xgrad/errors.hpp"
-#include "xgrad/train/train.hpp"
+#include "xgrad/io/files.hpp"
+#include "xgrad/plot/gnuplot.hpp"
 
 namespace xg::tune {
 
 namespace {
-std::ofstream open_for_writing(const std::filesystem::path& path, const std::string& what) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  std::ofstream out(path);
-  if (!out) throw io_error(path.string() + ": cannot write the " + what);
-  out << std::setprecision(8);
-  return out;
+// Written atomically, into a folder made if missing; failures are io_errors with the system's reason.
+void write_result(const std::filesystem::path& path, const std::string& text) {
+  if (path.has_parent_path()) io::create_folder(path.parent_path());
+  io::write_file_atomically(path, text);
 }
 
 // A CSV field: quoted, with quotes doubled, when it holds a comma, quote or newline.
@@ -41,7 +41,8 @@ std::pair<std::string, std::string> on_its_scale(const SearchSpace& space, const
 }  // namespace
 
 void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial>& trials) {
-  std::ofstream out = open_for_writing(path, "trials CSV");
+  std::ostringstream out;
+  out << std::setprecision(8);
   std::vector<std::string> names;
   if (!trials.empty())
     for (const auto& [name, value] : trials.front().config.values()) names.push_back(name);
@@ -54,6 +55,7 @@ void write_trials_csv(const std::filesystem::path& path, const std::vector<Trial
     out << ',' << t.rung << ',' << t.budget << ',' << t.score.accuracy << ',' << t.score.loss << ',' << t.seconds
         << ',' << csv_field(t.error) << '\n';
   }
+  write_result(path, out.str());
 }
 
 void save_trial_json(const std::filesystem::path& path, const Trial& trial) {
@@ -66,7 +68,7 @@ void save_trial_json(const std::filesystem::path& path, const Trial& trial) {
                             {"validation_accuracy", trial.score.accuracy},
                             {"validation_loss", trial.score.loss},
                             {"config", config}};
-  open_for_writing(path, "configuration JSON") << j.dump(2) << '\n';
+  write_result(path, j.dump(2) + '\n');
 }
 
 Config load_config_json(const std::filesystem::path& path) {
@@ -82,7 +84,7 @@ Config load_config_json(const std::filesystem::path& path) {
 
 bool plot_trials(const std::filesystem::path& csv, const std::filesystem::path& png, const SearchSpace& space,
                  const std::string& x_name, const std::string& y_name) {
-  return train::draw_with_gnuplot(csv, png, "trials", [&](std::ostream& gp) {
+  return plot::draw_with_gnuplot(csv, png, "trials", [&](std::ostream& gp) {
     gp << "set grid; set ylabel 'validation accuracy'; set cblabel 'budget'; set palette rgb 33,13,10\n";
     // Columns are found by name, so the plot follows whatever hyperparameters the CSV holds; trials
     // that failed before their first rung (rung -1) are left out.

@@ -24,6 +24,7 @@ struct Slot {
 
 void check(const SearchOptions& o) {
   auto fail = [](const std::string& what) { throw value_error("tune::search: " + what); };
+  if (o.trials < 1) fail("trials must be >= 1, got 0");
   if (!(o.eta > 1)) fail("eta must be > 1, got " + std::to_string(o.eta));
   if (!(o.min_budget > 0 && o.min_budget <= o.max_budget))
     fail("the budgets need 0 < min_budget <= max_budget, got [" + std::to_string(o.min_budget) + ", " +

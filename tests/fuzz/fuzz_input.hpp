@@ -11,6 +11,9 @@
 
 namespace xg::fuzz {
 
+// The longest error message a reader may give for any input: each quotes excerpts of what it read.
+inline constexpr std::size_t max_message_bytes = 4096;
+
 class MemoryFile {
  public:
   MemoryFile(const std::uint8_t* data, std::size_t size) : fd_(::memfd_create("xgrad-fuzz", MFD_CLOEXEC)) {

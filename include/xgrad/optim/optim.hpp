@@ -81,10 +81,11 @@ class Optimizer {
   // The current effective learning rate: the magnitude of the product of the chain's scale factors.
   double learning_rate() const;
 
-  // Copies of the state: "step" and "<link index>.<link name>.<state>.<parameter index>".
+  // Copies of the state, "<link index>.<link name>.<state>.<parameter index>"; with steps(), all a
+  // checkpoint needs (the step count apart, as an integer: a float is exact only up to 2^24).
   NamedTensors state() const;
-  // Throws value_error naming a missing, unexpected or mismatched entry.
-  void load_state(const NamedTensors& state);
+  // Throws value_error naming a missing, unexpected or mismatched entry, or a negative step count.
+  void load_state(const NamedTensors& state, long steps);
 
   const std::vector<Tensor>& parameters() const { return params_; }
 

@@ -4,14 +4,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <ostream>
 #include <span>
-#include <string>
-#include <vector>
 
 #include "xgrad/data/fashion_mnist.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/optim/optim.hpp"
+#include "xgrad/train/checkpoint.hpp"
+#include "xgrad/train/metrics.hpp"
 
 namespace xg::train {
 
@@ -33,14 +32,12 @@ struct Evaluation {
 // Loss and accuracy over a split in eval mode, recording nothing; the mode is restored after.
 Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t batch_size = 1000);
 
-struct EpochRecord {
-  int epoch = 0;  // from 1
-  double train_loss = 0, train_accuracy = 0;
-  double validation_loss = 0, validation_accuracy = 0;
-  double learning_rate = 0;
-  double seconds = 0;
-  double examples_per_second = 0;
-};
+// Whether a training pass skips this batch: a final batch of one example when the split has more
+// (batch norm cannot normalise one example; PyTorch's drop_last, for that case only). fit and the
+// tuner's runs both train this way.
+inline bool is_dropped_batch(std::size_t batch_examples, std::size_t split_examples) {
+  return batch_examples == 1 && split_examples > 1;
+}
 
 struct FitOptions {
   int epochs = 15;
@@ -48,18 +45,21 @@ struct FitOptions {
   std::uint64_t seed = 0;                 // the per-epoch shuffles derive from it
   std::filesystem::path out_dir = "out";  // metrics.csv, curves.png, checkpoint.safetensors
   bool resume = false;                    // continue from out_dir's checkpoint when there is one
+  bool overwrite = false;                 // discard the run already in out_dir (else fit refuses to start)
   bool checkpoints = true;                // save one at the end of every epoch
   bool check_initial_loss = true;         // compare the first loss with log(classes)
+  double divergence_factor = 100;         // stop when a step's loss exceeds it x log(classes); 0: never
   bool quiet = false;                     // no progress output at all
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
 };
 
-struct History {
-  std::vector<EpochRecord> epochs;
-  int first_epoch = 1;  // > 1 after a resume
-  double seconds = 0;   // training time of this run (evaluations excluded)
-};
-
+// Trains for options.epochs epochs (in total: after a resume, the remaining ones), evaluating on the
+// validation split, printing progress, and after each epoch saving the checkpoint, then metrics.csv.
+// Checks its inputs before the first step (xg::value_error or shape_error: batch size, epochs, an
+// empty split, labels outside [0, classes), an out_dir holding an earlier run without resume or
+// overwrite). A final batch of one example is dropped (batch norm cannot normalise it). Stops with
+// xg::numeric_error naming the epoch, step and learning rate when the loss is NaN or Inf or
+// diverges (over divergence_factor x log(classes)).
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 
 // Trains on the first n examples until every one is classified right (the course's sanity
@@ -67,22 +67,5 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
 // xg::value_error when max_epochs pass without reaching 100%.
 int overfit_small(nn::Module& model, optim::Optimizer& optimizer, const data::Split& split, std::size_t n,
                   int max_epochs = 300);
-
-// Checkpoints (safetensors): parameters, buffers and optimizer state, plus the epoch.
-void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch);
-// Loads into an existing model (and optimizer, when given); returns the epoch saved.
-int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer = nullptr);
-
-// metrics.csv and curves.png (gnuplot; without it the CSV is still written and a message says how
-// to get the plot). Returns whether the PNG was drawn.
-void write_metrics_csv(const std::filesystem::path& path, const History& history);
-std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path);  // empty if there is none
-bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png);
-
-// Writes png's gnuplot script (png with .gp: a 1x2 multiplot whose plots plot_commands writes) and
-// runs it. Without gnuplot it says where the CSV with the `what` is and how to get the plot.
-bool draw_with_gnuplot(const std::filesystem::path& csv, const std::filesystem::path& png, const std::string& what,
-                       const std::function<void(std::ostream&)>& plot_commands);
 
 }  // namespace xg::train

@@ -8,6 +8,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "allocation_counter.hpp"
+#include "test_support.hpp"
 
 using namespace xg;
 using namespace xg::optim;
@@ -266,6 +267,61 @@ BOOST_AUTO_TEST_CASE(bad_hyperparameters_throw_naming_the_transformation) {
   BOOST_CHECK_THROW(scale_by_rmsprop(0.9, -1.0), value_error);
   BOOST_CHECK_THROW(Hyper(Tensor::zeros({2})), shape_error);
   BOOST_CHECK_THROW(Optimizer({Tensor::zeros({2})}, sgd(0.1)), value_error);
+}
+
+BOOST_AUTO_TEST_CASE(learning_rates_that_are_negative_nan_or_infinite_are_rejected_naming_the_value) {
+  using testing::message_of;
+  BOOST_TEST(message_of<value_error>([] { sgd(-1.0); }) == "scale_by_learning_rate: lr = -1 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { adam({.lr = NAN}); }) == "scale_by_learning_rate: lr = nan is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { momentum({.lr = INFINITY}); }) ==
+             "scale_by_learning_rate: lr = inf is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { sgd(Tensor::scalar(-0.5f, true)); }) ==
+             "scale_by_learning_rate: lr = -0.5 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { sgd_hd(-0.1, 1e-3); }) ==
+             "scale_by_hypergradient_lr: initial_lr = -0.1 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { exponential_decay(-1e-3); }) == "exponential_decay: a0 = -0.001 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { cosine_decay(NAN, 10); }) == "cosine_decay: a0 = nan is outside [0, inf)");
+  BOOST_TEST(sgd(0.0).links.size() == 1u, "a learning rate of 0 is allowed, as in PyTorch");
+}
+
+BOOST_AUTO_TEST_CASE(hyperparameters_out_of_range_are_rejected_naming_the_value) {
+  using testing::message_of;
+  BOOST_TEST(message_of<value_error>([] { momentum({.beta = 1.0}); }) == "scale_by_momentum: beta = 1 is outside [0, 1)");
+  BOOST_TEST(message_of<value_error>([] { adam({.beta2 = -0.1}); }) == "scale_by_adam: beta2 = -0.1 is outside [0, 1)");
+  BOOST_TEST(message_of<value_error>([] { adam({.eps = INFINITY}); }) == "scale_by_adam: eps = inf is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { rmsprop({.beta = NAN}); }) == "scale_by_rmsprop: beta = nan is outside [0, 1)");
+  BOOST_TEST(message_of<value_error>([] { adamw({.weight_decay = -0.01}); }) ==
+             "add_decayed_weights: lambda = -0.01 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { l2(NAN); }) == "l2: lambda = nan is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { scale(-INFINITY); }) == "scale: factor = -inf is not finite");
+  BOOST_TEST(message_of<value_error>([] { clip_by_global_norm(NAN); }) == "clip_by_global_norm: max_norm = nan is not positive");
+  BOOST_TEST(message_of<value_error>([] { sgd_hd(0.1, -1.0); }) ==
+             "scale_by_hypergradient_lr: hyper_lr = -1 is outside [0, inf)");
+  BOOST_TEST(message_of<value_error>([] { exponential_decay(0.1, 0.0); }) == "exponential_decay: rate = 0 is outside (0, inf)");
+  BOOST_TEST(message_of<value_error>([] { staircase_decay(0.1, -0.5, 2); }) ==
+             "staircase_decay: factor = -0.5 is outside [0, inf)");
+  BOOST_TEST(scale(-0.5).links.size() == 1u, "a negative scale is a descent step, allowed");
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_parameter_list_is_rejected) {
+  BOOST_TEST(testing::message_of<value_error>([] { Optimizer({}, adam({})); }) == "Optimizer: the parameter list is empty");
+}
+
+BOOST_AUTO_TEST_CASE(a_parameter_computed_from_another_is_rejected_naming_its_op) {
+  const Tensor w = Tensor::ones({2, 3}, true);
+  Tape tape;
+  const Tensor squared = w * w;
+  BOOST_TEST(testing::message_of<value_error>([&] { Optimizer({w, squared}, sgd(0.1)); }) ==
+             "Optimizer: parameter 1 of shape (2, 3) is not a leaf but the output of op 'mul'; optimise the "
+             "tensor it was computed from");
+}
+
+BOOST_AUTO_TEST_CASE(a_parameter_listed_twice_is_rejected_rather_than_stepped_twice) {
+  const Tensor w = Tensor::ones({4}, true), b = Tensor::zeros({2}, true);
+  BOOST_TEST(testing::message_of<value_error>([&] { Optimizer({w, b, w}, sgd(0.1)); }) ==
+             "Optimizer: parameter 2 of shape (4,) is parameter 0 again");
+  BOOST_TEST(Optimizer({w, Tensor::ones({4}, true)}, sgd(0.1)).parameters().size() == 2u,
+             "equal values in distinct tensors are distinct parameters");
 }
 
 BOOST_AUTO_TEST_CASE(steps_allocate_nothing_once_the_state_exists) {

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
 
 #include "xgrad/detail/parallel.hpp"
 #include "xgrad/optim/optim.hpp"
@@ -7,12 +9,27 @@
 
 namespace xg::optim {
 
+namespace {
+// The parameters must be distinct leaves that require gradients: an intermediate result would be
+// overwritten by the next forward pass, and a parameter listed twice would be stepped twice.
+void require_parameters(const std::vector<Tensor>& params) {
+  if (params.empty()) throw value_error("Optimizer: the parameter list is empty");
+  std::unordered_map<const void*, std::size_t> first_index;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const std::string which = "Optimizer: parameter " + std::to_string(i) + " of shape " + shape_string(params[i].shape());
+    if (!params[i].requires_grad()) throw value_error(which + " does not require a gradient");
+    if (std::string_view(params[i].op()) != "leaf")
+      throw value_error(which + " is not a leaf but the output of op '" + params[i].op() +
+                        "'; optimise the tensor it was computed from");
+    const auto [first, inserted] = first_index.emplace(params[i].node().get(), i);
+    if (!inserted) throw value_error(which + " is parameter " + std::to_string(first->second) + " again");
+  }
+}
+}  // namespace
+
 Optimizer::Optimizer(std::vector<Tensor> params, Chain transformations)
     : params_(std::move(params)), chain_(std::move(transformations)), updates_(params_.size()) {
-  for (std::size_t i = 0; i < params_.size(); ++i)
-    if (!params_[i].requires_grad())
-      throw value_error("Optimizer: parameter " + std::to_string(i) + " of shape " +
-                        shape_string(params_[i].shape()) + " does not require a gradient");
+  require_parameters(params_);
   active_.reserve(params_.size());
   for (auto& link : chain_.links) link->init(params_);
 }

@@ -28,17 +28,21 @@ NamedTensors per_parameter(const std::string& state, const std::vector<Tensor>& 
   return named;
 }
 
-// Plain-number hyperparameters are checked once here; tensors are the caller's business.
-void require_in(const char* link, const char* name, const Hyper& h, double low, double high, bool high_open) {
-  if (h.is_tensor()) return;
+// Hyperparameters are checked when a link is made (a tensor by its value then), so that a NaN, an
+// infinity or a negative rate fails at once, naming itself, rather than as a diverging loss later.
+void require_in(const char* link, const char* name, const Hyper& h, double low, double high) {
   const double v = h.value();
-  if (!(v >= low && (high_open ? v < high : v <= high)))
-    throw value_error(std::string(link) + ": " + name + " = " + number(v) + " is outside [" +
-                      number(low) + ", " + number(high) + (high_open ? ")" : "]"));
+  if (!(v >= low && v < high))
+    throw value_error(std::string(link) + ": " + name + " = " + number(v) + " is outside [" + number(low) + ", " +
+                      number(high) + ")");
 }
-void require_rate(const char* link, const char* name, const Hyper& h) { require_in(link, name, h, 0, 1, true); }
+void require_rate(const char* link, const char* name, const Hyper& h) { require_in(link, name, h, 0, 1); }
 void require_non_negative(const char* link, const char* name, const Hyper& h) {
-  require_in(link, name, h, 0, INFINITY, false);
+  require_in(link, name, h, 0, INFINITY);
+}
+void require_finite(const char* link, const char* name, const Hyper& h) {
+  if (!std::isfinite(h.value()))
+    throw value_error(std::string(link) + ": " + name + " = " + number(h.value()) + " is not finite");
 }
 
 // Calls rule(u, p, s...) on every element of a block: u is the update (replaced by the result), p the
@@ -228,8 +232,8 @@ class ScaleByHypergradientLr final : public Transformation {
  public:
   ScaleByHypergradientLr(double initial_lr, double hyper_lr)
       : Transformation("scale_by_hypergradient_lr"), lr_(Tensor::scalar(float(initial_lr))), hyper_lr_(float(hyper_lr)) {
-    if (!(hyper_lr >= 0))
-      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + number(hyper_lr) + " is negative");
+    require_non_negative("scale_by_hypergradient_lr", "initial_lr", initial_lr);
+    require_non_negative("scale_by_hypergradient_lr", "hyper_lr", hyper_lr);
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
   void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active, const StepContext&) override {
@@ -298,9 +302,13 @@ Chain scale_by_adam(const AdamMoments& moments) { return one<ScaleByAdam>(moment
 Chain add_decayed_weights(Hyper lambda) { return one<AddDecayedWeights>("add_decayed_weights", std::move(lambda)); }
 Chain l2(Hyper lambda) { return one<AddDecayedWeights>("l2", std::move(lambda)); }
 Chain clip_by_global_norm(double max_norm) { return one<ClipByGlobalNorm>(max_norm); }
-Chain scale(Hyper factor) { return one<ScaleBy>("scale", std::move(factor), no_schedule(), 1.0f); }
+Chain scale(Hyper factor) {
+  require_finite("scale", "factor", factor);
+  return one<ScaleBy>("scale", std::move(factor), no_schedule(), 1.0f);
+}
 Chain scale_by_schedule(Schedule schedule) { return one<ScaleBy>("scale_by_schedule", 1.0, std::move(schedule), 1.0f); }
 Chain scale_by_learning_rate(Hyper lr) {
+  require_non_negative("scale_by_learning_rate", "lr", lr);
   return one<ScaleBy>("scale_by_learning_rate", std::move(lr), no_schedule(), -1.0f);
 }
 Chain scale_by_learning_rate(Schedule schedule) {

@@ -1,12 +1,13 @@
 #pragma once
 // A gradient transformation is one link of an optimizer's chain: it maps the updates of a step to new
 // updates (and keeps its own state, e.g. moments). Each link has the in-place path Optimizer::step
-// runs, block by block, and the tape path Optimizer::differentiable_step records; both call the same
-// maths in rules.hpp.
+// runs, block by block, and the tape path Optimizer::differentiable_step records; both are made from
+// the link's one rule in rules.hpp.
 #include <algorithm>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <utility>
@@ -45,6 +46,11 @@ struct Updates {
   std::span<const std::size_t> active;
   const std::vector<Tensor>& params;
   StepContext context;
+
+  // The active parameters' updates, in order.
+  auto active_values() const {
+    return active | std::views::transform([this](std::size_t i) -> const U& { return values[i]; });
+  }
 };
 
 // One block of one parameter on the in-place path: update[0, size) holds the updates of elements

@@ -39,6 +39,13 @@ V update_moment(const V& x, const V& moment, const H& decay) {
   return decay * moment + (1 - decay) * x;
 }
 
+// The same average of u^2 (optax's update_moment_per_elem_norm, order 2), as (1 - decay) u u: one
+// multiplication of a loaded u fewer per element than (1 - decay) (u u).
+template <class V, class H>
+V update_second_moment(const V& u, const V& moment, const H& decay) {
+  return decay * moment + (1 - decay) * u * u;
+}
+
 // 1 - decay^count: a moment averaged from zero with this decay is biased towards zero by that factor
 // after `count` steps (optax's bias_correction divides by it).
 template <class H>
@@ -61,7 +68,7 @@ inline constexpr auto momentum = [](const auto& beta, const StepContext&) {
 inline constexpr auto rmsprop = [](const auto& beta, const auto& eps, const StepContext&) {
   return [=](const auto& u, const auto& /*p*/, auto& mean_square) {
     using std::sqrt;
-    mean_square = update_moment(u * u, mean_square, beta);
+    mean_square = update_second_moment(u, mean_square, beta);
     return u / (sqrt(mean_square) + eps);
   };
 };
@@ -75,7 +82,7 @@ inline constexpr auto adam = [](const auto& beta1, const auto& beta2, const auto
   return [=](const auto& u, const auto& /*p*/, auto& mu, auto& nu) {
     using std::sqrt;
     mu = update_moment(u, mu, beta1);
-    nu = update_moment(u * u, nu, beta2);
+    nu = update_second_moment(u, nu, beta2);
     return (mu * inv_c1) / (sqrt(nu) * inv_sqrt_c2 + eps);
   };
 };

@@ -510,3 +510,57 @@ BOOST_AUTO_TEST_CASE(sgd_hd_replays_only_the_parameters_that_moved) {
   step(true);   // lr = 0.19 + 0.1 * 0.729 * 0.9, nothing from q
   BOOST_TEST(opt.learning_rate() == 0.19 + 0.1 * 0.729 * 0.9, tt::tolerance(1e-5));
 }
+
+namespace {
+// A small net's parameters (the first weight spans several blocks) from a fixed seed.
+std::vector<Tensor> two_layer_parameters() {
+  Generator gen(7);
+  return {normal<float>({40, 70}, 0, 0.1, gen, true), normal<float>({70}, 0, 0.1, gen, true),
+          normal<float>({70, 3}, 0, 0.1, gen, true)};
+}
+// Its loss on x; the first weight is used twice, so its gradient is final only after both uses.
+Tensor two_layer_loss(const Tensor& x, const std::vector<Tensor>& p) {
+  const Tensor h = relu(matmul(x, p[0]) + p[1]);
+  const Tensor out = matmul(h, p[2]);
+  return mean(out * out) + 1e-3f * sum(p[0] * p[0]);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(stepping_in_backward_matches_the_separate_step_bit_for_bit) {
+  Generator gen(5);
+  const Tensor x = normal<float>({8, 40}, 0, 1, gen);
+  const std::vector<Tensor> separate = two_layer_parameters(), in_backward = two_layer_parameters();
+  Optimizer reference(separate, adamw({.lr = 1e-2, .weight_decay = 0.1}));
+  Optimizer fused(in_backward, adamw({.lr = 1e-2, .weight_decay = 0.1}));
+  BOOST_TEST(fused.set_step_in_backward(true));
+  for (int t = 0; t < 4; ++t) {
+    {
+      Tape tape;
+      tape.backward(two_layer_loss(x, separate));
+      reference.step();
+      reference.zero_grad();
+    }
+    Tape tape;
+    const Tensor loss = two_layer_loss(x, in_backward);
+    const array<float> w2_before = in_backward[2].value();
+    tape.backward(loss);
+    BOOST_TEST(!(in_backward[2].value() == w2_before), "backward has updated the parameters");
+    fused.step();
+    fused.zero_grad();
+    for (std::size_t i = 0; i < separate.size(); ++i)
+      BOOST_TEST((separate[i].value() == in_backward[i].value()), "step " << t << ", parameter " << i);
+  }
+  BOOST_TEST(fused.steps() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_that_clips_by_global_norm_keeps_the_separate_step) {
+  Tensor w(array<float>{1.0f, -2.0f}, true);
+  Optimizer opt({w}, chain(clip_by_global_norm(2.0), sgd(0.1)));
+  BOOST_TEST(!opt.set_step_in_backward(true), "the global norm needs every gradient first");
+  BOOST_TEST(!opt.steps_in_backward());
+  Tape tape;
+  tape.backward(quadratic_loss(w));
+  BOOST_TEST(w.value()(0) == 1.0f, "backward leaves the parameter alone");
+  opt.step();
+  BOOST_TEST(w.value()(0) == 1 - 0.1 * 2 / std::sqrt(65.0), tt::tolerance(1e-6));
+}

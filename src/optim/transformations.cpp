@@ -28,7 +28,7 @@ std::vector<Tensor> zeros_like(const std::vector<Tensor>& params) {
   return zeros;
 }
 
-NamedTensors per_parameter(const std::string& state, const std::vector<Tensor>& tensors) {
+NamedTensors named_state(const std::string& state, const std::vector<Tensor>& tensors) {
   NamedTensors named;
   for (std::size_t i = 0; i < tensors.size(); ++i) named.emplace_back(state + "." + std::to_string(i), tensors[i]);
   return named;
@@ -112,7 +112,7 @@ class RuleLink final : public Transformation {
   NamedTensors state() override {
     NamedTensors named;
     for (std::size_t k = 0; k < States; ++k)
-      for (auto& entry : per_parameter(state_names_[k], states_[k])) named.push_back(std::move(entry));
+      for (auto& entry : named_state(state_names_[k], states_[k])) named.push_back(std::move(entry));
     return named;
   }
   double step_size(const StepContext& c) const override { return step_size_ ? step_size_(c) : 1.0; }
@@ -203,6 +203,8 @@ class ScaleByHypergradientLr final : public Transformation {
     require("scale_by_hypergradient_lr", non_negative("hyper_lr", hyper_lr));
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
+  // The replay needs every gradient of the step.
+  bool per_parameter() const override { return false; }
   void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active, const StepContext& c) override {
     if (!grad_enabled())
       throw graph_error("scale_by_hypergradient_lr: step() ran under NoGrad, but the learning rate's gradient "
@@ -227,7 +229,7 @@ class ScaleByHypergradientLr final : public Transformation {
   void update_on_tape(Updates<Tensor>& u) override { run(u, lr_.detach()); }
   NamedTensors state() override {
     NamedTensors s{{"lr", lr_}};
-    for (auto& entry : per_parameter("direction", direction_)) s.push_back(std::move(entry));
+    for (auto& entry : named_state("direction", direction_)) s.push_back(std::move(entry));
     return s;
   }
   double step_size(const StepContext&) const override { return -lr_.item(); }

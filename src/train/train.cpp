@@ -134,6 +134,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
   write_metrics_csv(csv, logged);
   ProgressBar bar(!options.quiet);
   bar.set_batch_examples(double(options.batch_size));
+  optim::StepInBackward in_backward(optimizer);  // each update while its gradient is in cache
   Tape tape;
   const std::size_t steps_per_epoch = (data.train.size() + options.batch_size - 1) / options.batch_size;
   std::size_t step = std::size_t(history.first_epoch - 1) * steps_per_epoch;

@@ -75,10 +75,15 @@ class Transformation {
 
   // Creates the state for these parameters; called once, by the Optimizer.
   virtual void init(const std::vector<Tensor>& /*params*/) {}
-  // Runs at the start of each step, with gradients enabled and before any link updates: where a link
-  // that learns its own hyperparameters from the tape does it.
+  // Runs at the start of each step, before any link updates: where a link works out its numbers for
+  // the step, or learns its own hyperparameters from the tape (with gradients enabled). `active` lists
+  // the parameters with a gradient; it is empty when the step runs during backward, where only
+  // per_parameter() links run.
   virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/,
                           const StepContext& /*context*/) {}
+  // Whether a parameter's update needs only its own gradient, state and value (and the step's
+  // numbers), so that it can run during backward as soon as that gradient is final.
+  virtual bool per_parameter() const { return !needs_all_updates(); }
   // In place over one block of contiguous floats; allocates nothing. Blocks of one step may run
   // on several threads at once, so it writes only the block and its own state's elements.
   virtual void update(const Block& block) = 0;

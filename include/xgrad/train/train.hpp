@@ -60,6 +60,7 @@ struct History {
   double seconds = 0;   // training time of this run (evaluations excluded)
 };
 
+// While it runs, the optimizer steps inside backward where its chain allows (optim::StepInBackward).
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 
 // Trains on the first n examples until every one is classified right (the course's sanity

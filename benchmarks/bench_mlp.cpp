@@ -88,13 +88,15 @@ std::vector<Implementation> implementations() {
          return [floor] { floor->step(); };
        }},
   };
-  // The xgrad model starts from the Eigen model's initial weights, so both compute the same thing.
-  impls.push_back({"xgrad", [](const Workload& w) -> std::function<void()> {
-                     Mlp<float> same_start(w.config);
-                     auto model = std::make_shared<XgradMlp>(same_start);
-                     auto x = std::make_shared<xg::Tensor>(to_tensor(w.x));
-                     return [model, x, &w] { model->step(*x, w.labels); };
-                   }});
+  // The xgrad model starts from the Eigen model's initial weights, so both compute the same thing;
+  // xgrad-ib runs each parameter's Adam update during backward.
+  for (const bool in_backward : {false, true})
+    impls.push_back({in_backward ? "xgrad-ib" : "xgrad", [in_backward](const Workload& w) -> std::function<void()> {
+                       Mlp<float> same_start(w.config);
+                       auto model = std::make_shared<XgradMlp>(same_start, in_backward);
+                       auto x = std::make_shared<xg::Tensor>(to_tensor(w.x));
+                       return [model, x, &w] { model->step(*x, w.labels); };
+                     }});
   return impls;
 }
 
@@ -124,6 +126,7 @@ void print_and_write(const std::vector<Row>& rows, const std::string& csv_path) 
         << r.times.news_per_step << ',' << r.times.mallocs_per_step << ',' << r.peak_rss_mb << '\n';
   }
   std::printf("\nvs Eigen / vs GEMM: this median over Eigen's / GEMM-only's, same model and threads.\n"
+              "xgrad-ib: the optimizer inside backward (Optimizer::set_step_in_backward).\n"
               "cpu ms: median process CPU time per step, all threads (spinning included).\n"
               "peak MB is the process's high-water mark so far. 2-thread figures move between runs on\n"
               "shared VMs: compare them only within one run. CSV: %s\n",

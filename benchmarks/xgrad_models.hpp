@@ -21,7 +21,8 @@ inline Tensor to_tensor(const Matrix<float>& samples_as_columns) {
 // The same network as Mlp<float> (see MlpConfig), starting from an Eigen model's current weights.
 class XgradMlp {
  public:
-  explicit XgradMlp(Mlp<float>& same_start)
+  // step_in_backward: each parameter's Adam update runs during backward (Optimizer::set_step_in_backward).
+  explicit XgradMlp(Mlp<float>& same_start, bool step_in_backward = false)
       : config_(same_start.config()),
         params_(copy_parameters(same_start)),
         optimizer_(params_, optim::adam({.lr = config_.adam.lr,
@@ -46,6 +47,7 @@ class XgradMlp {
     }
     output_weight_ = params_[p++];
     output_bias_ = params_[p++];
+    optimizer_.set_step_in_backward(step_in_backward);
   }
 
   // Forward and backward; the gradients stay in parameters()[i].grad() until the next call.

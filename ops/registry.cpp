@@ -94,8 +94,9 @@ namespace rules = optim::rules;
 const S vec{3}, hyper{};
 // Maps the positive domain [0.5, 2] into (0, 1) for decay rates (betas).
 Tensor64 as_rate(const Tensor64& x) { return x * 0.25; }
+const optim::StepContext first_step{.step = 1};
 Tensor64 descend(const Tensor64& p, const Tensor64& direction, const Tensor64& lr) {
-  return rules::apply_update(p, rules::scale(direction, -lr));
+  return rules::apply_update(p, rules::scale(-lr, first_step)(direction, p));
 }
 
 std::vector<OpEntry> optimizer_entries() {
@@ -106,7 +107,7 @@ std::vector<OpEntry> optimizer_entries() {
        {{"p g velocity beta lr", {vec, vec, vec, hyper, hyper},
          [](const Inputs& in) {
            Tensor64 velocity = in[2];
-           const Tensor64 direction = rules::momentum(in[1], velocity, as_rate(in[3]));
+           const Tensor64 direction = rules::momentum(as_rate(in[3]), first_step)(in[1], in[0], velocity);
            return descend(in[0], direction, in[4]) + velocity;
          }}},
        Domain::positive},
@@ -114,7 +115,7 @@ std::vector<OpEntry> optimizer_entries() {
        {{"p g mean_square beta eps lr", {vec, vec, vec, hyper, hyper, hyper},
          [](const Inputs& in) {
            Tensor64 mean_square = in[2];
-           const Tensor64 direction = rules::rmsprop(in[1], mean_square, as_rate(in[3]), in[4]);
+           const Tensor64 direction = rules::rmsprop(as_rate(in[3]), in[4], first_step)(in[1], in[0], mean_square);
            return descend(in[0], direction, in[5]) + mean_square;
          }}},
        Domain::positive},
@@ -123,16 +124,19 @@ std::vector<OpEntry> optimizer_entries() {
          [](const Inputs& in) {
            Tensor64 mu = in[2], nu = in[3];
            const Tensor64 beta1 = as_rate(in[4]), beta2 = as_rate(in[5]);
-           const Tensor64 direction = rules::adam(in[1], mu, nu, beta1, beta2, in[6], rules::adam_scales(beta1, beta2, 3));
+           const Tensor64 direction = rules::adam(beta1, beta2, in[6], {.step = 3})(in[1], in[0], mu, nu);
            return descend(in[0], direction, in[7]) + mu + nu;
          }}},
        Domain::positive},
       {"optim.add_decayed_weights",
        {{"u p lambda", {vec, vec, hyper},
-         [](const Inputs& in) { return rules::add_decayed_weights(in[0], in[1], in[2]); }}}},
+         [](const Inputs& in) { return rules::add_decayed_weights(in[2], first_step)(in[0], in[1]); }}}},
       {"optim.clip_by_global_norm",
        {{"max 1, u (3,) and (2,2)", {vec, {2, 2}},
-         [](const Inputs& in) { return in[0] * rules::clip_factor(rules::global_norm<double>(in), 1.0); }}}},
+         [](const Inputs& in) {
+           const auto factor = rules::clip_factor(rules::global_norm(in), 1.0);
+           return factor ? in[0] * *factor : in[0];
+         }}}},
   };
 }
 

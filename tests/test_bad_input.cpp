@@ -190,6 +190,12 @@ const std::vector<BadInput> bad_inputs = {
     {"Dropout module with p = 2", [] { nn::Dropout(2.0); }, typeid(value_error), {"Dropout", "2.0"}},
     {"Optimizer over a constant", [] { optim::Optimizer(std::vector<Tensor>{Tensor::zeros({2, 2})}, optim::sgd(0.1)); }, typeid(value_error), {"Optimizer", "parameter 0", "(2, 2)"}},
     {"clip_by_global_norm with max_norm 0", [] { optim::clip_by_global_norm(0.0); }, typeid(value_error), {"clip_by_global_norm", "max_norm = 0"}},
+    {"Optimizer over no parameters", [] { optim::Optimizer({}, optim::sgd(0.1)); }, typeid(value_error), {"Optimizer", "parameter list is empty"}},
+    {"Optimizer over a non-leaf", [] { Tape tape; Tensor w = Tensor::ones({2}, true); optim::Optimizer({w * w}, optim::sgd(0.1)); }, typeid(value_error), {"Optimizer", "parameter 0", "not a leaf", "'mul'"}},
+    {"Optimizer over one parameter twice", [] { Tensor w = Tensor::ones({2}, true); optim::Optimizer({w, w}, optim::sgd(0.1)); }, typeid(value_error), {"Optimizer", "parameter 1", "parameter 0 again"}},
+    {"sgd with a negative learning rate", [] { optim::sgd(-1.0); }, typeid(value_error), {"scale_by_learning_rate", "lr = -1"}},
+    {"adam with a NaN learning rate", [] { optim::adam({.lr = std::nan("")}); }, typeid(value_error), {"scale_by_learning_rate", "lr = nan"}},
+    {"adam with beta1 = 1", [] { optim::adam({.beta1 = 1.0}); }, typeid(value_error), {"scale_by_adam", "beta1 = 1", "[0, 1)"}},
     // data
     {"read_idx of a missing file", [] { data::read_idx(missing_file); }, typeid(data_error), {missing_file.string(), "does not exist"}},
     {"batches of size 0", [] {

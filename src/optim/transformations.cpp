@@ -1,6 +1,12 @@
-// The gradient transformations. Each link states its maths once, as a call to rules.hpp from a
-// generic `run` that both the in-place path (floats) and the tape path (tensors) instantiate.
+// The gradient transformations. Most are one rule of rules.hpp made into a link by RuleLink, which
+// runs it over blocks of floats (Optimizer::step) and over tensors on the tape (differentiable_step);
+// the two that need more (a global norm, a learned learning rate) are written out.
+#include <array>
 #include <cmath>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "xgrad/optim/optim.hpp"
 #include "xgrad/optim/rules.hpp"
@@ -22,23 +28,32 @@ std::vector<Tensor> zeros_like(const std::vector<Tensor>& params) {
   return zeros;
 }
 
-NamedTensors per_parameter(const std::string& state, const std::vector<Tensor>& tensors) {
+NamedTensors named_state(const std::string& state, const std::vector<Tensor>& tensors) {
   NamedTensors named;
   for (std::size_t i = 0; i < tensors.size(); ++i) named.emplace_back(state + "." + std::to_string(i), tensors[i]);
   return named;
 }
 
-// Plain-number hyperparameters are checked once here; tensors are the caller's business.
-void require_in(const char* link, const char* name, const Hyper& h, double low, double high, bool high_open) {
-  if (h.is_tensor()) return;
-  const double v = h.value();
-  if (!(v >= low && (high_open ? v < high : v <= high)))
-    throw value_error(std::string(link) + ": " + name + " = " + number(v) + " is outside [" +
-                      number(low) + ", " + number(high) + (high_open ? ")" : "]"));
-}
-void require_rate(const char* link, const char* name, const Hyper& h) { require_in(link, name, h, 0, 1, true); }
-void require_non_negative(const char* link, const char* name, const Hyper& h) {
-  require_in(link, name, h, 0, INFINITY, false);
+// A hyperparameter with its name and the range it must lie in. Each is checked when its link is made
+// (a tensor by its value then), so that a NaN, an infinity or a negative rate fails at once, naming
+// itself, rather than as a diverging loss later.
+struct Checked {
+  const char* name;
+  Hyper value;
+  enum Range { rate, non_negative, finite } range;
+};
+Checked rate(const char* name, Hyper h) { return {name, std::move(h), Checked::rate}; }          // [0, 1)
+Checked non_negative(const char* name, Hyper h) { return {name, std::move(h), Checked::non_negative}; }  // [0, inf)
+Checked finite(const char* name, Hyper h) { return {name, std::move(h), Checked::finite}; }
+
+void require(const char* link, const Checked& h) {
+  const double v = h.value.value(), high = h.range == Checked::rate ? 1 : INFINITY;
+  const std::string what = std::string(link) + ": " + h.name + " = " + number(v);
+  if (h.range == Checked::finite) {
+    if (!std::isfinite(v)) throw value_error(what + " is not finite");
+  } else if (!(v >= 0 && v < high)) {
+    throw value_error(what + " is outside [0, " + number(high) + ")");
+  }
 }
 
 // Calls rule(u, p, s...) on every element of a block: u is the update (replaced by the result), p the
@@ -66,98 +81,91 @@ void update_each(Updates<Tensor>& u, Rule&& rule, States&... states) {
   }
 }
 
-class ScaleByMomentum final : public Transformation {
+// A link made of one rule (rules.hpp) over `States` state tensors per parameter and `Hypers`
+// hyperparameters: the rule runs once a step with the hyperparameters as floats, and its element-wise
+// update over every block; differentiable_step runs it with them as tensors, over whole parameters.
+using StepSize = std::function<double(const StepContext&)>;
+
+template <class Rule, std::size_t States, std::size_t Hypers>
+class RuleLink final : public Transformation {
  public:
-  explicit ScaleByMomentum(Hyper beta) : Transformation("scale_by_momentum"), beta_(std::move(beta)) {
-    require_rate("scale_by_momentum", "beta", beta_);
-  }
-  void init(const std::vector<Tensor>& params) override { velocity_ = zeros_like(params); }
-  void update(const Block& b) override { run(b, beta_.value()); }
-  void update_on_tape(Updates<Tensor>& u) override { run(u, beta_.tensor()); }
-  NamedTensors state() override { return per_parameter("velocity", velocity_); }
-
- private:
-  template <class U, class H>
-  void run(U& u, const H& beta) {
-    update_each(u, [=](const auto& g, const auto&, auto& v) { return rules::momentum(g, v, beta); }, velocity_);
-  }
-  Hyper beta_;
-  std::vector<Tensor> velocity_;
-};
-
-class ScaleByRmsprop final : public Transformation {
- public:
-  ScaleByRmsprop(Hyper beta, Hyper eps) : Transformation("scale_by_rmsprop"), beta_(std::move(beta)), eps_(std::move(eps)) {
-    require_rate("scale_by_rmsprop", "beta", beta_);
-    require_non_negative("scale_by_rmsprop", "eps", eps_);
-  }
-  void init(const std::vector<Tensor>& params) override { mean_square_ = zeros_like(params); }
-  void update(const Block& b) override { run(b, beta_.value(), eps_.value()); }
-  void update_on_tape(Updates<Tensor>& u) override { run(u, beta_.tensor(), eps_.tensor()); }
-  NamedTensors state() override { return per_parameter("mean_square", mean_square_); }
-
- private:
-  template <class U, class H>
-  void run(U& u, const H& beta, const H& eps) {
-    update_each(u, [=](const auto& g, const auto&, auto& s) { return rules::rmsprop(g, s, beta, eps); }, mean_square_);
-  }
-  Hyper beta_, eps_;
-  std::vector<Tensor> mean_square_;
-};
-
-class ScaleByAdam final : public Transformation {
- public:
-  explicit ScaleByAdam(const AdamMoments& m) : Transformation("scale_by_adam"), m_(m) {
-    require_rate("scale_by_adam", "beta1", m_.beta1);
-    require_rate("scale_by_adam", "beta2", m_.beta2);
-    require_non_negative("scale_by_adam", "eps", m_.eps);
-  }
+  RuleLink(const char* name, Rule rule, std::array<const char*, States> state_names, std::array<Hyper, Hypers> hypers,
+           StepSize step_size)
+      : Transformation(name), rule_(std::move(rule)), state_names_(state_names), hypers_(std::move(hypers)),
+        step_size_(std::move(step_size)) {}
   void init(const std::vector<Tensor>& params) override {
-    mu_ = zeros_like(params);
-    nu_ = zeros_like(params);
+    for (auto& state : states_) state = zeros_like(params);
   }
   void begin_step(const std::vector<Tensor>&, std::span<const std::size_t>, const StepContext& c) override {
-    scales_ = rules::adam_scales(m_.beta1.value(), m_.beta2.value(), c.step);  // once a step, not once a block
+    element_.emplace(element<float>(c));
   }
-  void update(const Block& b) override { run(b, m_.beta1.value(), m_.beta2.value(), m_.eps.value(), scales_); }
+  void update(const Block& b) override {
+    // A local copy of this step's update (a few floats): the compiler can see that it does not
+    // alias the block, and vectorises the loop.
+    const Element element = *element_;
+    std::apply([&](auto&... state) { update_each(b, element, state...); }, states_);
+  }
   void update_on_tape(Updates<Tensor>& u) override {
-    const Tensor beta1 = m_.beta1.tensor(), beta2 = m_.beta2.tensor();
-    run(u, beta1, beta2, m_.eps.tensor(), rules::adam_scales(beta1, beta2, u.context.step));
+    std::apply([&, element = element<Tensor>(u.context)](auto&... state) { update_each(u, element, state...); },
+               states_);
   }
   NamedTensors state() override {
-    NamedTensors s = per_parameter("mu", mu_);
-    for (auto& entry : per_parameter("nu", nu_)) s.push_back(std::move(entry));
-    return s;
+    NamedTensors named;
+    for (std::size_t k = 0; k < States; ++k)
+      for (auto& entry : named_state(state_names_[k], states_[k])) named.push_back(std::move(entry));
+    return named;
   }
+  double step_size(const StepContext& c) const override { return step_size_ ? step_size_(c) : 1.0; }
 
  private:
-  // One fused loop per block: both moments, the bias correction and the direction.
-  template <class U, class H>
-  void run(U& u, const H& beta1, const H& beta2, const H& eps, const rules::AdamScales<H>& scales) {
-    update_each(
-        u, [=](const auto& g, const auto&, auto& m, auto& v) { return rules::adam(g, m, v, beta1, beta2, eps, scales); },
-        mu_, nu_);
+  // This step's element-wise update, the hyperparameters read as H (float or Tensor).
+  template <class H>
+  auto element(const StepContext& c) const {
+    return std::apply([&](const auto&... h) { return rule_(as<H>(h)..., c); }, hypers_);
   }
-  rules::AdamScales<float> scales_{};
-  AdamMoments m_;
-  std::vector<Tensor> mu_, nu_;
+  template <class H>
+  static H as(const Hyper& h) {
+    if constexpr (std::is_same_v<H, Tensor>)
+      return h.tensor();
+    else
+      return h.value();
+  }
+  // What the rule returns for float hyperparameters.
+  template <std::size_t... I>
+  static auto float_element(std::index_sequence<I...>)
+      -> std::invoke_result_t<const Rule&, decltype((void(I), 0.0f))..., const StepContext&>;
+  using Element = decltype(float_element(std::make_index_sequence<Hypers>{}));
+
+  Rule rule_;
+  std::array<const char*, States> state_names_;
+  std::array<Hyper, Hypers> hypers_;
+  StepSize step_size_;
+  std::array<std::vector<Tensor>, States> states_;
+  std::optional<Element> element_;  // this step's, from begin_step
 };
 
-class AddDecayedWeights final : public Transformation {
- public:
-  AddDecayedWeights(const char* name, Hyper lambda) : Transformation(name), lambda_(std::move(lambda)) {
-    require_non_negative(name, "lambda", lambda_);
-  }
-  void update(const Block& b) override { run(b, lambda_.value()); }
-  void update_on_tape(Updates<Tensor>& u) override { run(u, lambda_.tensor()); }
+// The chain of one RuleLink: `rule` with per-parameter state named `state_names`, the step size that
+// learning_rate() reports (none: 1) and the hyperparameters `hypers`, each checked here.
+template <std::size_t States, class Rule, class... Hypers>
+Chain rule_link(const char* name, Rule rule, std::array<const char*, States> state_names, StepSize step_size,
+                Hypers... hypers) {
+  (require(name, hypers), ...);
+  Chain c;
+  c.links.push_back(std::make_unique<RuleLink<Rule, States, sizeof...(Hypers)>>(
+      name, std::move(rule), state_names, std::array<Hyper, sizeof...(Hypers)>{std::move(hypers.value)...},
+      std::move(step_size)));
+  return c;
+}
 
- private:
-  template <class U, class H>
-  void run(U& u, const H& lambda) {
-    update_each(u, [=](const auto& g, const auto& p) { return rules::add_decayed_weights(g, p, lambda); });
-  }
-  Hyper lambda_;
-};
+// scale, scale_by_schedule and scale_by_learning_rate: u times sign * factor * schedule(epoch), which
+// is also the link's step size.
+Chain scale_by(const char* name, Checked factor, Schedule schedule, float sign) {
+  auto rule = [schedule, sign](const auto& f, const StepContext& c) {
+    return rules::scale(f * float(sign * schedule(c.epoch)), c);
+  };
+  auto step_size = [schedule, sign, f = factor.value](const StepContext& c) { return sign * f.value() * schedule(c.epoch); };
+  return rule_link<0>(name, std::move(rule), {}, std::move(step_size), std::move(factor));
+}
 
 class ClipByGlobalNorm final : public Transformation {
  public:
@@ -168,56 +176,19 @@ class ClipByGlobalNorm final : public Transformation {
   // The global norm of the updates that reach this link, measured before its blocks run.
   bool needs_all_updates() const override { return true; }
   void measure(const Updates<array<float>>& u) override {
-    // In double (a sum over millions of floats), as 8 partial sums: the compiler may not reorder one
-    // floating-point sum, but it vectorises independent ones.
-    double partial[8] = {};
-    for (std::size_t i : u.active) {
-      const float* g = u.values[i].data();
-      const std::size_t n = u.values[i].size();
-      std::size_t j = 0;
-      for (; j + 8 <= n; j += 8)
-        for (std::size_t k = 0; k < 8; ++k) partial[k] += double(g[j + k]) * g[j + k];
-      for (; j < n; ++j) partial[0] += double(g[j]) * g[j];
-    }
-    double squares = 0;
-    for (double s : partial) squares += s;
-    factor_ = rules::clip_factor(float(std::sqrt(squares)), max_norm_);
+    factor_ = rules::clip_factor(float(rules::global_norm(u.active_values())), max_norm_);
   }
   void update(const Block& b) override {
-    if (factor_ != 1.0f) update_each(b, [f = factor_](const auto& g, const auto&) { return rules::scale(g, f); });
+    if (factor_) update_each(b, rules::scale(*factor_, b.context));
   }
   void update_on_tape(Updates<Tensor>& u) override {
-    std::vector<Tensor> active;
-    for (std::size_t i : u.active) active.push_back(u.values[i]);
-    const Tensor factor = rules::clip_factor(rules::global_norm<float>(active), max_norm_);
-    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, factor); });
+    if (const auto factor = rules::clip_factor(rules::global_norm(u.active_values()), max_norm_))
+      update_each(u, rules::scale(*factor, u.context));
   }
 
  private:
   float max_norm_;
-  float factor_ = 1.0f;  // this step's, from measure()
-};
-
-// scale, scale_by_schedule and scale_by_learning_rate: updates times sign * factor * schedule(epoch).
-class ScaleBy final : public Transformation {
- public:
-  ScaleBy(const char* name, Hyper factor, Schedule schedule, float sign)
-      : Transformation(name), factor_(std::move(factor)), schedule_(std::move(schedule)), sign_(sign) {}
-  void update(const Block& b) override { run(b, factor_.value()); }
-  void update_on_tape(Updates<Tensor>& u) override { run(u, factor_.tensor()); }
-  double step_size(const StepContext& c) const override {
-    return sign_ * factor_.value() * schedule_(c.epoch);
-  }
-
- private:
-  template <class U, class H>
-  void run(U& u, const H& factor) {
-    const H f = factor * float(sign_ * schedule_(u.context.epoch));
-    update_each(u, [=](const auto& g, const auto&) { return rules::scale(g, f); });
-  }
-  Hyper factor_;
-  Schedule schedule_;
-  float sign_;
+  std::optional<float> factor_;  // this step's, from measure()
 };
 
 // Multiplies the incoming direction d by -lr and learns lr by hypergradient descent. The parameters
@@ -228,18 +199,20 @@ class ScaleByHypergradientLr final : public Transformation {
  public:
   ScaleByHypergradientLr(double initial_lr, double hyper_lr)
       : Transformation("scale_by_hypergradient_lr"), lr_(Tensor::scalar(float(initial_lr))), hyper_lr_(float(hyper_lr)) {
-    if (!(hyper_lr >= 0))
-      throw value_error("scale_by_hypergradient_lr: hyper_lr = " + number(hyper_lr) + " is negative");
+    require("scale_by_hypergradient_lr", non_negative("initial_lr", initial_lr));
+    require("scale_by_hypergradient_lr", non_negative("hyper_lr", hyper_lr));
   }
   void init(const std::vector<Tensor>& params) override { direction_ = zeros_like(params); }
-  void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active, const StepContext&) override {
+  // The replay needs every gradient of the step.
+  bool per_parameter() const override { return false; }
+  void begin_step(const std::vector<Tensor>& params, std::span<const std::size_t> active, const StepContext& c) override {
     if (!grad_enabled())
       throw graph_error("scale_by_hypergradient_lr: step() ran under NoGrad, but the learning rate's gradient "
                         "comes from the tape; call step() with gradients enabled");
     Tape tape;
     Tensor lr = Tensor::scalar(lr_.item(), true);
     for (std::size_t i : active) {
-      const Tensor previous_update = rules::scale(direction_[i], -lr);
+      const Tensor previous_update = rules::scale(-lr, c)(direction_[i], params[i]);
       tape.backward(previous_update, params[i].grad(), {.keep_graph = true});
     }
     if (lr.has_grad()) lr_.mutable_value()() -= hyper_lr_ * lr.grad()();
@@ -256,20 +229,21 @@ class ScaleByHypergradientLr final : public Transformation {
   void update_on_tape(Updates<Tensor>& u) override { run(u, lr_.detach()); }
   NamedTensors state() override {
     NamedTensors s{{"lr", lr_}};
-    for (auto& entry : per_parameter("direction", direction_)) s.push_back(std::move(entry));
+    for (auto& entry : named_state("direction", direction_)) s.push_back(std::move(entry));
     return s;
   }
   double step_size(const StepContext&) const override { return -lr_.item(); }
 
  private:
+  // The direction is kept for the next step's replay and scaled by -lr.
   template <class U, class H>
   void run(U& u, const H& lr) {
-    const H factor = -lr;
+    const auto descend = rules::scale(-lr, u.context);
     update_each(
         u,
-        [=](const auto& g, const auto&, auto& direction) {
-          direction = g;
-          return rules::scale(g, factor);
+        [=](const auto& d, const auto& p, auto& direction) {
+          direction = d;
+          return descend(d, p);
         },
         direction_);
   }
@@ -292,19 +266,33 @@ Schedule no_schedule() {
 }  // namespace
 
 Chain scale_by_sgd() { return {}; }
-Chain scale_by_momentum(Hyper beta) { return one<ScaleByMomentum>(std::move(beta)); }
-Chain scale_by_rmsprop(Hyper beta, Hyper eps) { return one<ScaleByRmsprop>(std::move(beta), std::move(eps)); }
-Chain scale_by_adam(const AdamMoments& moments) { return one<ScaleByAdam>(moments); }
-Chain add_decayed_weights(Hyper lambda) { return one<AddDecayedWeights>("add_decayed_weights", std::move(lambda)); }
-Chain l2(Hyper lambda) { return one<AddDecayedWeights>("l2", std::move(lambda)); }
+Chain scale_by_momentum(Hyper beta) {
+  return rule_link<1>("scale_by_momentum", rules::momentum, {"velocity"}, {}, rate("beta", std::move(beta)));
+}
+Chain scale_by_rmsprop(Hyper beta, Hyper eps) {
+  return rule_link<1>("scale_by_rmsprop", rules::rmsprop, {"mean_square"}, {}, rate("beta", std::move(beta)),
+                      non_negative("eps", std::move(eps)));
+}
+Chain scale_by_adam(const AdamMoments& m) {
+  return rule_link<2>("scale_by_adam", rules::adam, {"mu", "nu"}, {}, rate("beta1", m.beta1), rate("beta2", m.beta2),
+                      non_negative("eps", m.eps));
+}
+Chain add_decayed_weights(Hyper lambda) {
+  return rule_link<0>("add_decayed_weights", rules::add_decayed_weights, {}, {}, non_negative("lambda", std::move(lambda)));
+}
+Chain l2(Hyper lambda) {
+  return rule_link<0>("l2", rules::add_decayed_weights, {}, {}, non_negative("lambda", std::move(lambda)));
+}
 Chain clip_by_global_norm(double max_norm) { return one<ClipByGlobalNorm>(max_norm); }
-Chain scale(Hyper factor) { return one<ScaleBy>("scale", std::move(factor), no_schedule(), 1.0f); }
-Chain scale_by_schedule(Schedule schedule) { return one<ScaleBy>("scale_by_schedule", 1.0, std::move(schedule), 1.0f); }
+Chain scale(Hyper factor) { return scale_by("scale", finite("factor", std::move(factor)), no_schedule(), 1.0f); }
+Chain scale_by_schedule(Schedule schedule) {
+  return scale_by("scale_by_schedule", finite("factor", 1.0), std::move(schedule), 1.0f);
+}
 Chain scale_by_learning_rate(Hyper lr) {
-  return one<ScaleBy>("scale_by_learning_rate", std::move(lr), no_schedule(), -1.0f);
+  return scale_by("scale_by_learning_rate", non_negative("lr", std::move(lr)), no_schedule(), -1.0f);
 }
 Chain scale_by_learning_rate(Schedule schedule) {
-  return one<ScaleBy>("scale_by_learning_rate", 1.0, std::move(schedule), -1.0f);
+  return scale_by("scale_by_learning_rate", finite("factor", 1.0), std::move(schedule), -1.0f);
 }
 Chain scale_by_hypergradient_lr(double initial_lr, double hyper_lr) {
   return one<ScaleByHypergradientLr>(initial_lr, hyper_lr);

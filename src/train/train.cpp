@@ -191,6 +191,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
   write_metrics_csv(csv, logged);  // rebuilt from the checkpoint: a row lost to a crash comes back
   ProgressBar bar(!options.quiet);
   bar.set_batch_examples(double(options.batch_size));
+  optim::StepInBackward in_backward(optimizer);  // each update while its gradient is in cache
   Tape tape;
   const std::size_t steps_per_epoch = batches_per_epoch(data.train.size(), options.batch_size);
   const double diverged = divergence_limit(options, data.classes);

@@ -64,13 +64,27 @@ Chain adam_hd(const AdamOptions& options, double hyper_lr);
 class Optimizer {
  public:
   Optimizer(std::vector<Tensor> params, Chain transformations);
+  ~Optimizer();
+  // Not copied or moved: the parameters' grad-ready hooks point at it.
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
 
   // One in-place update of every parameter that has a gradient (others are skipped): fast, under
-  // NoGrad, and without allocation once the state exists.
+  // NoGrad, and without allocation once the state exists. After a backward that stepped (below), it
+  // updates only the parameters backward did not, and ends the step.
   void step();
+
+  // Opt-in (PyTorch's optimizer in backward): each parameter's update runs during backward as soon
+  // as its gradient is final, while the gradient is still in cache; the results are bit-identical to
+  // the separate step. Each backward is one step; call step() and zero_grad() after it as before.
+  // Turn it on before the forward pass (the tape arms the hooks as ops use the parameters). A chain
+  // with a link that needs every gradient first (clip_by_global_norm, scale_by_hypergradient_lr)
+  // keeps the separate step: then, and when `on` is false, this returns false.
+  bool set_step_in_backward(bool on);
+  bool steps_in_backward() const { return !hooks_.empty(); }
   // The same update recorded on the active tape: returns the updated parameters as tape nodes (a
   // function of the parameters, their gradients and any hyperparameter tensors) and leaves the
-  // parameters themselves unchanged; the state advances as in step().
+  // parameters themselves unchanged; the state advances as in step(). Not while stepping in backward.
   std::vector<Tensor> differentiable_step();
   void zero_grad();
 
@@ -91,7 +105,11 @@ class Optimizer {
 
  private:
   void collect_active();
-  void run_blocks(std::size_t first, std::size_t end, bool from_gradient, bool apply);
+  void begin_step(std::span<const std::size_t> active);
+  void run_blocks(std::span<const std::size_t> params, std::size_t first, std::size_t end, bool from_gradient,
+                  bool apply);
+  void step_during_backward(std::size_t param);
+  void close_step();
 
   std::vector<Tensor> params_;
   Chain chain_;
@@ -100,6 +118,27 @@ class Optimizer {
   std::vector<array<float>> updates_;
   std::vector<std::size_t> active_;
   long step_ = 0, epoch_ = 0;
+  // Stepping in backward: each parameter's hook id; whether a step began during backward and which
+  // parameters it has updated.
+  std::vector<std::size_t> hooks_;
+  bool step_open_ = false;
+  std::vector<char> stepped_;
+};
+
+// Steps the optimizer in backward while alive (if its chain allows), then as before: what fit uses.
+class StepInBackward {
+ public:
+  explicit StepInBackward(Optimizer& optimizer)
+      : optimizer_(optimizer), was_on_(optimizer.steps_in_backward()) {
+    optimizer_.set_step_in_backward(true);
+  }
+  ~StepInBackward() { optimizer_.set_step_in_backward(was_on_); }
+  StepInBackward(const StepInBackward&) = delete;
+  StepInBackward& operator=(const StepInBackward&) = delete;
+
+ private:
+  Optimizer& optimizer_;
+  bool was_on_;
 };
 
 }  // namespace xg::optim

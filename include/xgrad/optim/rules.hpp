@@ -1,92 +1,138 @@
 #pragma once
-// The maths of each gradient transformation, written once. V is one element (a float, in the in-place
-// loops of Optimizer::step) or a tensor (recorded on the tape by Optimizer::differentiable_step and by
-// the gradient check); H is a hyperparameter of the matching kind (a float or a scalar tensor). State
-// arguments (V&) are read and replaced by their new value.
+// The maths of each gradient transformation, written once (optax's transform.py is the model).
+//
+// A link's rule is called once a step with its hyperparameters and the step's context: it works out
+// what is per step (Adam's bias corrections, a schedule's factor) and returns the element-wise update
+// (u, p, state&...) -> new u, which reads and replaces the link's state. Hyperparameters are floats
+// or scalar tensors (H), elements floats or tensors (V): Optimizer::step runs a rule over blocks of
+// floats, Optimizer::differentiable_step and the gradient check record it on the tape.
 #include <cmath>
+#include <iterator>
+#include <optional>
 
 #include "xgrad/ops.hpp"
+#include "xgrad/optim/transformation.hpp"
 
 namespace xg::optim::rules {
 
-inline float power(float base, long n) { return std::pow(base, float(n)); }
-template <class T>
-TensorT<T> power(const TensorT<T>& base, long n) {
-  return xg::pow(base, T(n));
-}
-
-// 1 - beta^step: Adam divides a moment averaged with rate beta by it, so early steps are not biased
-// towards the zero the moment starts from.
-template <class H>
-H bias_correction(const H& beta, long step) {
-  return 1 - power(beta, step);
-}
-
-// Exponentially weighted average of the gradients (the course's v = beta v + (1 - beta) g).
-template <class V, class H>
-V momentum(const V& g, V& velocity, const H& beta) {
-  velocity = beta * velocity + (1 - beta) * g;
-  return velocity;
-}
-
-template <class V, class H>
-V rmsprop(const V& g, V& mean_square, const H& beta, const H& eps) {
-  using std::sqrt;
-  mean_square = beta * mean_square + (1 - beta) * g * g;
-  return g / (sqrt(mean_square) + eps);
-}
-
-// Adam's per-step numbers, 1 / bias_correction(beta1) and 1 / sqrt(bias_correction(beta2)), worked
-// out once a step so that an element costs one division and one square root.
-template <class H>
-struct AdamScales {
-  H inv_c1, inv_sqrt_c2;
+// The number type of a value: itself for a float, T for a TensorT<T>.
+template <class V>
+struct number_type {
+  using type = V;
 };
-template <class H>
-AdamScales<H> adam_scales(const H& beta1, const H& beta2, long step) {
-  using std::sqrt;
-  return {1 / bias_correction(beta1, step), 1 / sqrt(bias_correction(beta2, step))};
+template <class T>
+struct number_type<TensorT<T>> {
+  using type = T;
+};
+template <class V>
+using number_t = typename number_type<V>::type;
+
+inline float value_of(float x) { return x; }
+template <class T>
+T value_of(const TensorT<T>& x) {
+  return x.item();
 }
 
-// m_hat / (sqrt(v_hat) + eps) with m_hat = mu / c1 and sqrt(v_hat) = sqrt(nu) / sqrt(c2).
+// The exponential moving average decay s + (1 - decay) x of a moment (optax's update_moment).
 template <class V, class H>
-V adam(const V& g, V& mu, V& nu, const H& beta1, const H& beta2, const H& eps, const AdamScales<H>& scales) {
-  using std::sqrt;
-  mu = beta1 * mu + (1 - beta1) * g;
-  nu = beta2 * nu + (1 - beta2) * g * g;
-  return (mu * scales.inv_c1) / (sqrt(nu) * scales.inv_sqrt_c2 + eps);
+V update_moment(const V& x, const V& moment, const H& decay) {
+  return decay * moment + (1 - decay) * x;
 }
+
+// The same average of u^2 (optax's update_moment_per_elem_norm, order 2), as (1 - decay) u u: one
+// multiplication of a loaded u fewer per element than (1 - decay) (u u).
+template <class V, class H>
+V update_second_moment(const V& u, const V& moment, const H& decay) {
+  return decay * moment + (1 - decay) * u * u;
+}
+
+// 1 - decay^count: a moment averaged from zero with this decay is biased towards zero by that factor
+// after `count` steps (optax's bias_correction divides by it).
+template <class H>
+H bias_correction(const H& decay, long count) {
+  using std::pow;
+  return 1 - pow(decay, number_t<H>(count));
+}
+
+// u times a factor (scale, learning rates, schedules).
+inline constexpr auto scale = [](const auto& factor, const StepContext&) {
+  return [=](const auto& u, const auto& /*p*/) { return factor * u; };
+};
+
+// The course's exponentially weighted average v = beta v + (1 - beta) u, as the direction.
+inline constexpr auto momentum = [](const auto& beta, const StepContext&) {
+  return [=](const auto& u, const auto& /*p*/, auto& velocity) { return velocity = update_moment(u, velocity, beta); };
+};
+
+// u / (sqrt(s) + eps), s the moving average of u^2.
+inline constexpr auto rmsprop = [](const auto& beta, const auto& eps, const StepContext&) {
+  return [=](const auto& u, const auto& /*p*/, auto& mean_square) {
+    using std::sqrt;
+    mean_square = update_second_moment(u, mean_square, beta);
+    return u / (sqrt(mean_square) + eps);
+  };
+};
+
+// m_hat / (sqrt(v_hat) + eps) with m_hat = mu / c1 and v_hat = nu / c2, the bias corrections: their
+// reciprocals are worked out once a step, so that an element costs one division and one square root.
+inline constexpr auto adam = [](const auto& beta1, const auto& beta2, const auto& eps, const StepContext& context) {
+  using std::sqrt;
+  const auto inv_c1 = 1 / bias_correction(beta1, context.step);
+  const auto inv_sqrt_c2 = 1 / sqrt(bias_correction(beta2, context.step));
+  return [=](const auto& u, const auto& /*p*/, auto& mu, auto& nu) {
+    using std::sqrt;
+    mu = update_moment(u, mu, beta1);
+    nu = update_second_moment(u, nu, beta2);
+    return (mu * inv_c1) / (sqrt(nu) * inv_sqrt_c2 + eps);
+  };
+};
 
 // u + lambda p: decoupled weight decay after the moments (AdamW), coupled L2 before them.
-template <class V, class H>
-V add_decayed_weights(const V& update, const V& param, const H& lambda) {
-  return update + lambda * param;
-}
-
-template <class V, class H>
-V scale(const V& update, const H& factor) {
-  return factor * update;
-}
+inline constexpr auto add_decayed_weights = [](const auto& lambda, const StepContext&) {
+  return [=](const auto& u, const auto& p) { return u + lambda * p; };
+};
 
 template <class V>
 V apply_update(const V& param, const V& update) {
   return param + update;
 }
 
-// The factor clip_by_global_norm scales every update by: max_norm / norm when the norm exceeds
-// max_norm, else 1.
-inline float clip_factor(float norm, float max_norm) { return norm > max_norm ? max_norm / norm : 1.0f; }
+// The squares of a set of updates summed: float arrays in double (a sum over millions of floats), as
+// 8 partial sums (the compiler may not reorder one floating-point sum, but it vectorises independent
+// ones); tensors on the tape.
+inline double sum_of_squares(const array<float>& u) {
+  double partial[8] = {};
+  const float* x = u.data();
+  const std::size_t n = u.size();
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (std::size_t k = 0; k < 8; ++k) partial[k] += double(x[j + k]) * x[j + k];
+  for (; j < n; ++j) partial[0] += double(x[j]) * x[j];
+  double total = 0;
+  for (double s : partial) total += s;
+  return total;
+}
 template <class T>
-TensorT<T> clip_factor(const TensorT<T>& norm, T max_norm) {
-  return norm.item() > max_norm ? max_norm / norm : TensorT<T>::scalar(T(1));
+TensorT<T> sum_of_squares(const TensorT<T>& u) {
+  return sum(u * u);
 }
 
-// sqrt(sum of squares) over a set of tensors, on the tape.
-template <class T, class Range>
-TensorT<T> global_norm(const Range& tensors) {
-  TensorT<T> total = TensorT<T>::scalar(T(0));
-  for (const TensorT<T>& t : tensors) total = total + sum(t * t);
-  return xg::sqrt(total);
+// sqrt(sum of squares) over a non-empty range of updates.
+template <class Range>
+auto global_norm(const Range& updates) {
+  using std::sqrt;
+  auto it = std::begin(updates);
+  auto total = sum_of_squares(*it);
+  for (++it; it != std::end(updates); ++it) total = total + sum_of_squares(*it);
+  return sqrt(total);
+}
+
+// clip_by_global_norm's factor max_norm / norm when the norm exceeds max_norm; none (the updates
+// stay as they are) otherwise.
+template <class H>
+std::optional<H> clip_factor(const H& norm, number_t<H> max_norm) {
+  if (value_of(norm) > max_norm) return max_norm / norm;
+  return std::nullopt;
 }
 
 }  // namespace xg::optim::rules

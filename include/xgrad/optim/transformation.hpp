@@ -1,12 +1,13 @@
 #pragma once
 // A gradient transformation is one link of an optimizer's chain: it maps the updates of a step to new
 // updates (and keeps its own state, e.g. moments). Each link has the in-place path Optimizer::step
-// runs, block by block, and the tape path Optimizer::differentiable_step records; both call the same
-// maths in rules.hpp.
+// runs, block by block, and the tape path Optimizer::differentiable_step records; both are made from
+// the link's one rule in rules.hpp.
 #include <algorithm>
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <utility>
@@ -45,6 +46,11 @@ struct Updates {
   std::span<const std::size_t> active;
   const std::vector<Tensor>& params;
   StepContext context;
+
+  // The active parameters' updates, in order.
+  auto active_values() const {
+    return active | std::views::transform([this](std::size_t i) -> const U& { return values[i]; });
+  }
 };
 
 // One block of one parameter on the in-place path: update[0, size) holds the updates of elements
@@ -69,10 +75,15 @@ class Transformation {
 
   // Creates the state for these parameters; called once, by the Optimizer.
   virtual void init(const std::vector<Tensor>& /*params*/) {}
-  // Runs at the start of each step, with gradients enabled and before any link updates: where a link
-  // that learns its own hyperparameters from the tape does it.
+  // Runs at the start of each step, before any link updates: where a link works out its numbers for
+  // the step, or learns its own hyperparameters from the tape (with gradients enabled). `active` lists
+  // the parameters with a gradient; it is empty when the step runs during backward, where only
+  // per_parameter() links run.
   virtual void begin_step(const std::vector<Tensor>& /*params*/, std::span<const std::size_t> /*active*/,
                           const StepContext& /*context*/) {}
+  // Whether a parameter's update needs only its own gradient, state and value (and the step's
+  // numbers), so that it can run during backward as soon as that gradient is final.
+  virtual bool per_parameter() const { return !needs_all_updates(); }
   // In place over one block of contiguous floats; allocates nothing. Blocks of one step may run
   // on several threads at once, so it writes only the block and its own state's elements.
   virtual void update(const Block& block) = 0;

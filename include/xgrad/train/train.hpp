@@ -60,6 +60,7 @@ struct FitOptions {
 // overwrite). A final batch of one example is dropped (batch norm cannot normalise it). Stops with
 // xg::numeric_error naming the epoch, step and learning rate when the loss is NaN or Inf or
 // diverges (over divergence_factor x log(classes)).
+// While it runs, the optimizer steps inside backward where its chain allows (optim::StepInBackward).
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 
 // Trains on the first n examples until every one is classified right (the course's sanity

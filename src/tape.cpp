@@ -102,8 +102,9 @@ void Tape::backward(const TensorT<T>& loss, BackwardOptions options) {
   walk(loss, [](array<T>& grad) { grad.data()[0] += T(1); }, options);
 }
 
-template <class T>
-void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options) {
+template <class T, class Seed>
+  requires std::same_as<Seed, array<T>>
+void Tape::backward(const TensorT<T>& out, const Seed& seed, BackwardOptions options) {
   if (!std::equal(seed.shape().begin(), seed.shape().end(), out.shape().begin(), out.shape().end()))
     throw shape_error("backward: seed of shape " + shape_string(seed.shape()) +
                       " for an output of shape " + shape_string(out.shape()));
@@ -147,8 +148,8 @@ template void Tape::take_back<float>(std::shared_ptr<Node<float>>);
 template void Tape::take_back<double>(std::shared_ptr<Node<double>>);
 template void Tape::backward<float>(const TensorT<float>&, BackwardOptions);
 template void Tape::backward<double>(const TensorT<double>&, BackwardOptions);
-template void Tape::backward<float>(const TensorT<float>&, const array<float>&, BackwardOptions);
-template void Tape::backward<double>(const TensorT<double>&, const array<double>&, BackwardOptions);
+template void Tape::backward<float, array<float>>(const TensorT<float>&, const array<float>&, BackwardOptions);
+template void Tape::backward<double, array<double>>(const TensorT<double>&, const array<double>&, BackwardOptions);
 
 NoGrad::NoGrad() : previous_(grad_on) { grad_on = false; }
 NoGrad::~NoGrad() { grad_on = previous_; }

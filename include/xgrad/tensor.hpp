@@ -2,6 +2,7 @@
 // Tensor (a cheap handle to a graph node), Node, Tape and the no-grad scope: the core of xgrad.
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <memory>
@@ -147,9 +148,11 @@ class Tape {
   // d(loss)/d(loss) = 1 for a one-element loss.
   template <class T>
   void backward(const TensorT<T>& loss, BackwardOptions options = {});
-  // Any output, seeded with d(loss)/d(out) of its shape.
-  template <class T>
-  void backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options = {});
+  // Any output, seeded with d(loss)/d(out) of its shape. The seed's type is deduced, so that a
+  // braced `backward(loss, {.keep_graph = true})` can only mean the options.
+  template <class T, class Seed>
+    requires std::same_as<Seed, array<T>>
+  void backward(const TensorT<T>& out, const Seed& seed, BackwardOptions options = {});
 
   // Forget every record. Output buffers no one else holds are kept for the next step's ops, so a
   // training loop that reuses one tape allocates nothing for shapes that repeat.

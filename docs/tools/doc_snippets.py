@@ -49,6 +49,8 @@ def translation_unit(files):
             includes.update(line.strip() for line in code if line.lstrip().startswith("#include"))
             body = ["" if line.lstrip().startswith("#include") else line for line in code]
             directive = f'#line {line_number} "{name}"'
+            if marker and marker != "namespace scope" and not marker.startswith("given "):
+                sys.exit(f"{name}:{line_number - 1}: unknown snippet marker '{marker}'")
             given = marker[len("given "):] if marker.startswith("given ") else ""
             parts.append(f"namespace snippet_{count} {{\nusing namespace xg;")
             if marker == "namespace scope":

@@ -44,11 +44,12 @@ fuzz_smoke() {  # only the fuzz targets are built: they compile their readers fr
 }
 
 # halt_on_error: a UBSan report fails the test instead of scrolling past. -O1, as AddressSanitizer's
-# docs advise: the same checks for half the compile time of -O3 (docs/reliability.md has the figures).
+# docs advise, and a unity build of the library in two units: the same checks for well under half
+# the compile time (docs/reliability.md has the figures).
 sanitized_tests() {
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     tests_in build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
-      -Dexamples=false -Dbenchmarks=false
+      -Dunity=on -Dunity_size=16 -Dexamples=false -Dbenchmarks=false
 }
 
 part "tests (build/)" tests_in build

@@ -47,7 +47,7 @@ fuzz_smoke() {  # only the fuzz targets are built: they compile their readers fr
 # docs advise, and a unity build of the library in two units: the same checks for well under half
 # the compile time (docs/reliability.md has the figures).
 sanitized_tests() {
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     tests_in build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
       -Dunity=on -Dunity_size=16 -Dexamples=false -Dbenchmarks=false
 }

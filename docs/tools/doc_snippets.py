@@ -10,8 +10,7 @@ Markdown file and line. A block is shaped by an HTML comment on the line just be
 
     <!-- snippet: namespace scope -->        it defines functions or templates: not wrapped
     <!-- snippet: given DECLARATIONS -->     what the surrounding text assumes (a model, a seed...)
-
-A block whose fence says ```cpp-sketch (rendered as plain text) is not compiled.
+    <!-- snippet: not compiled -->           it shows library internals no public header declares
 """
 import os
 import re
@@ -45,12 +44,14 @@ def translation_unit(files):
     for path in files:
         name = os.path.relpath(path)
         for line_number, code, marker in blocks(path):
+            if marker and marker not in ("namespace scope", "not compiled") and not marker.startswith("given "):
+                sys.exit(f"{name}:{line_number - 1}: unknown snippet marker '{marker}'")
+            if marker == "not compiled":
+                continue
             count += 1
             includes.update(line.strip() for line in code if line.lstrip().startswith("#include"))
             body = ["" if line.lstrip().startswith("#include") else line for line in code]
             directive = f'#line {line_number} "{name}"'
-            if marker and marker != "namespace scope" and not marker.startswith("given "):
-                sys.exit(f"{name}:{line_number - 1}: unknown snippet marker '{marker}'")
             given = marker[len("given "):] if marker.startswith("given ") else ""
             parts.append(f"namespace snippet_{count} {{\nusing namespace xg;")
             if marker == "namespace scope":

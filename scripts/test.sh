@@ -44,7 +44,7 @@ fuzz_smoke() {  # only the fuzz targets are built: they compile their readers fr
 }
 
 # halt_on_error: a UBSan report fails the test instead of scrolling past. -O1, as AddressSanitizer's
-# docs advise, and a unity build of the library in two units: the same checks for well under half
+# docs advise, and a unity build (the library in units of 16 files): the same checks for well under half
 # the compile time (docs/reliability.md has the figures).
 sanitized_tests() {
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -65,5 +65,6 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& 
   template TensorT<T> elu(const TensorT<T>&, scalar_of<T>);                           \
   template TensorT<T> where(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

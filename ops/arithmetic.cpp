@@ -74,5 +74,6 @@ TensorT<T> affine(const TensorT<T>& x, scalar_of<T> scale, scalar_of<T> shift) {
   template TensorT<T> pow(const TensorT<T>&, scalar_of<T>);         \
   template TensorT<T> affine(const TensorT<T>&, scalar_of<T>, scalar_of<T>);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

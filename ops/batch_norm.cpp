@@ -223,5 +223,6 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
   template TensorT<T> batch_norm(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, TensorT<T>&, \
                                  TensorT<T>&, BatchNormOptions);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

@@ -107,5 +107,6 @@ TensorT<T> transpose(const TensorT<T>& x, const std::vector<std::size_t>& perm_i
   template TensorT<T> matmul(const TensorT<T>&, const TensorT<T>&);       \
   template TensorT<T> transpose(const TensorT<T>&, const std::vector<std::size_t>&);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

@@ -38,5 +38,6 @@ TensorT<T> abs(const TensorT<T>& x) {
   template TensorT<T> sqrt(const TensorT<T>&);   \
   template TensorT<T> abs(const TensorT<T>&);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

@@ -107,5 +107,6 @@ TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
   template TensorT<T> mean(const TensorT<T>&, const axes_type&, bool);      \
   template TensorT<T> max(const TensorT<T>&, long, bool);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

@@ -58,5 +58,6 @@ TensorT<T> l2_penalty(const std::vector<TensorT<T>>& params, double lambda) {
   template TensorT<T> dropout(const TensorT<T>&, double, bool, Generator&);     \
   template TensorT<T> l2_penalty(const std::vector<TensorT<T>>&, double);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

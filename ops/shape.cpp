@@ -36,5 +36,6 @@ TensorT<T> reshape(const TensorT<T>& x, const axes_type& requested) {
 
 #define DECLARE(T) template TensorT<T> reshape(const TensorT<T>&, const axes_type&);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

@@ -220,5 +220,6 @@ double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
   template std::vector<int> argmax(const TensorT<T>&, long);                         \
   template double accuracy(const TensorT<T>&, std::span<const int>);
 XG_INSTANTIATE(DECLARE)
+#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

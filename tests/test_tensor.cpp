@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(keep_graph_allows_a_second_backward_with_the_same_gradient)
   Tensor64 x = Tensor64::scalar(3.0, true);
   Tape tape;
   Tensor64 y = exp(x * x);
-  tape.backward(y, BackwardOptions{.keep_graph = true});
+  tape.backward(y, {.keep_graph = true});  // braced, as docs/concepts.md writes it
   const double first = x.grad()();
   tape.backward(y);
   BOOST_TEST(x.grad()() == 2 * first, boost::test_tools::tolerance(1e-12));

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/config.hpp"  // first: it checks the flags xtensor is about to be compiled with
+
 #include <xtensor/xarray.hpp>
 
 #include "xgrad/detail/inline_function.hpp"

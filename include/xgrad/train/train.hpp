@@ -43,7 +43,7 @@ struct FitOptions {
   int epochs = 15;
   std::size_t batch_size = 128;
   std::uint64_t seed = 0;                 // the per-epoch shuffles derive from it
-  std::filesystem::path out_dir = "out";  // metrics.csv, curves.png, checkpoint.safetensors
+  std::filesystem::path out_dir = "out";  // metrics.csv, checkpoint.safetensors (plot_curves draws)
   bool resume = false;                    // continue from out_dir's checkpoint when there is one
   bool overwrite = false;                 // discard the run already in out_dir (else fit refuses to start)
   bool checkpoints = true;                // save one at the end of every epoch

@@ -72,7 +72,8 @@ Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const
     if (t->dim() != 1 || t->shape()[0] != ch.c)
       throw shape_error(std::string("batch_norm: ") + name + " of shape " + shape_string(t->shape()) +
                         " does not fit input of shape " + shape_string(s) + " (expected (" + std::to_string(ch.c) + ",))");
-  if (train && ch.count() < 2)
+  // Over replicas, one value here is enough: the count that matters is the global one.
+  if (train && ch.count() < (options.replica_sum ? 1u : 2u))
     throw value_error("batch_norm: train mode needs at least 2 values per channel, but input of shape " +
                       shape_string(s) + " has " + std::to_string(ch.count()) +
                       " (batch size 1); use eval mode for single examples");

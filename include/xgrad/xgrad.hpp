@@ -16,3 +16,7 @@
 #include "xgrad/tune/results.hpp"
 #include "xgrad/tune/search.hpp"
 #include "xgrad/tune/space.hpp"
+#ifdef XGRAD_WITH_MPI  // built with MPI (Meson option mpi)
+#include "xgrad/dist/context.hpp"
+#include "xgrad/dist/data_parallel.hpp"
+#endif

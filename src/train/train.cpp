@@ -76,7 +76,7 @@ void report_gap(const EpochRecord& last) {
 }  // namespace
 
 StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape, const Tensor& x,
-                      std::span<const int> y, std::size_t step) {
+                      std::span<const int> y, std::size_t step, Replicas* replicas) {
   StepResult result;
   {
     Tensor logits = model(x);
@@ -93,8 +93,10 @@ StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape
       throw numeric_error(msg.str());
     }
     result.correct = std::size_t(std::lround(accuracy(logits, y) * double(y.size())));
+    if (replicas && replicas->loss_scale() != 1.0) loss = loss * float(replicas->loss_scale());
     tape.backward(loss);
   }
+  if (replicas) replicas->synchronize_gradients();
   optimizer.step();
   optimizer.zero_grad();
   tape.clear();
@@ -120,7 +122,10 @@ Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t bat
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
   if (options.batch_size == 0) throw value_error("fit: batch_size is 0; it must be at least 1");
   if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
-  std::filesystem::create_directories(options.out_dir);
+  Replicas* replicas = options.replicas;
+  const bool writes = !replicas || replicas->is_main();
+  if (replicas) replicas->check_same("the batch size", options.batch_size);
+  if (writes) std::filesystem::create_directories(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
   History history;
@@ -129,10 +134,13 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     history.first_epoch = load_checkpoint(checkpoint, model, &optimizer) + 1;
     for (const EpochRecord& r : read_metrics_csv(csv))
       if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
-    if (!options.quiet) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
+    if (!options.quiet && writes) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
   }
-  write_metrics_csv(csv, logged);
-  ProgressBar bar(!options.quiet);
+  // Every process reads the checkpoint (a shared folder): they must all have found the same one.
+  if (replicas) replicas->check_same("the epoch to resume after", std::uint64_t(history.first_epoch - 1));
+  if (writes) write_metrics_csv(csv, logged);
+  const bool quiet = options.quiet || !writes;
+  ProgressBar bar(!quiet);
   bar.set_batch_examples(double(options.batch_size));
   Tape tape;
   const std::size_t steps_per_epoch = (data.train.size() + options.batch_size - 1) / options.batch_size;
@@ -144,13 +152,22 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
-      const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
-      if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
-      loss_sum += r.loss * double(y.size());
+      if (replicas && y.size() < replicas->count()) continue;
+      const data::Batch local = replicas ? replicas->shard({x, y}) : data::Batch{x, y};
+      const StepResult r = train_step(model, optimizer, tape, local.x, local.y, ++step, replicas);
+      if (options.check_initial_loss && writes && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
+      loss_sum += r.loss * double(local.y.size());
       correct += r.correct;
-      seen += y.size();
+      seen += local.y.size();
       bar.update(epoch, options.epochs, ++batch_index, steps_per_epoch, loss_sum / double(seen),
                  double(seen) / seconds_since(t0));
+    }
+    if (replicas) {
+      double totals[] = {loss_sum, double(correct), double(seen)};
+      replicas->sum(totals);
+      loss_sum = totals[0];
+      correct = std::size_t(totals[1]);
+      seen = std::size_t(totals[2]);
     }
     EpochRecord record;
     record.epoch = epoch;
@@ -166,12 +183,12 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     history.epochs.push_back(record);
     logged.epochs.push_back(record);
     bar.finish_line();
-    if (!options.quiet) print_epoch(record, options.epochs);
-    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch);
-    write_metrics_csv(csv, logged);
+    if (!quiet) print_epoch(record, options.epochs);
+    if (writes && options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch);
+    if (writes) write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }
-  if (!options.quiet && !history.epochs.empty()) report_gap(history.epochs.back());
+  if (!quiet && !history.epochs.empty()) report_gap(history.epochs.back());
   return history;
 }
 

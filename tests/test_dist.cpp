@@ -5,10 +5,12 @@
 #define BOOST_TEST_MODULE dist
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <xgrad/xgrad.hpp>
 
 #include "test_support.hpp"
+#include "tune_support.hpp"
 
 using namespace xg;
 using testing::TempDir;
@@ -279,4 +281,28 @@ BOOST_AUTO_TEST_CASE(only_rank_0_writes_checkpoints_and_metrics) {
   BOOST_TEST(std::filesystem::exists(folder.path / "checkpoint.safetensors"));
   BOOST_TEST(std::filesystem::exists(folder.path / "metrics.csv"));
   if (!world->is_main()) BOOST_TEST(folder.own.files().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_search_over_ranks_gives_the_trials_and_results_of_one_process) {
+  // Noisy's runs keep state between rungs, so a trial trained on another rank than before would
+  // show. Successive halving, then ASHA, whose progress reports come in the same order too.
+  std::atomic<std::size_t> runs_built = 0;
+  const tune::Objective objective = [&](const tune::Config& c, std::uint64_t seed) {
+    ++runs_built;
+    return std::make_unique<testing::Noisy>(c["quality"], seed);
+  };
+  dist::TrialProcesses ranks(*world);
+  for (tune::Scheduler scheduler : {tune::Scheduler::successive_halving, tune::Scheduler::asha}) {
+    testing::JobLog alone_log, ranks_log;
+    tune::SearchOptions options{.trials = 20, .scheduler = scheduler, .eta = 2, .min_budget = 1, .max_budget = 8,
+                                .seed = 5, .threads = 2, .asha_workers = 4, .on_rung_end = alone_log.recorder()};
+    const auto alone = tune::search(testing::quality_space(), objective, options);
+    options.processes = &ranks;
+    options.on_rung_end = ranks_log.recorder();
+    runs_built = 0;
+    testing::check_identical(alone, tune::search(testing::quality_space(), objective, options));
+    BOOST_TEST(runs_built <= (options.trials + ranks.count() - 1) / ranks.count());  // this rank's share only
+    if (scheduler == tune::Scheduler::asha)  // a synchronous rung reports as its trials finish
+      BOOST_TEST(alone_log.jobs == ranks_log.jobs, boost::test_tools::per_element());
+  }
 }

@@ -19,4 +19,5 @@
 #ifdef XGRAD_WITH_MPI  // built with MPI (Meson option mpi)
 #include "xgrad/dist/context.hpp"
 #include "xgrad/dist/data_parallel.hpp"
+#include "xgrad/dist/tune.hpp"
 #endif

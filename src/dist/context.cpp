@@ -1,5 +1,6 @@
 #include "xgrad/dist/context.hpp"
 
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -56,6 +57,22 @@ void Context::broadcast(std::string& text) const {
   MPI_Bcast(text.data(), int(length), MPI_CHAR, 0, comm_);
 }
 
+std::vector<std::string> Context::all_gather(const std::string& text) const {
+  const int length = int(text.size());
+  std::vector<int> lengths(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm_);
+  int total = 0;
+  for (std::size_t r = 0; r < lengths.size(); ++r) {
+    offsets[r] = total;
+    total += lengths[r];
+  }
+  std::string all(std::size_t(total), '\0');
+  MPI_Allgatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR, comm_);
+  std::vector<std::string> texts;
+  for (std::size_t r = 0; r < lengths.size(); ++r) texts.push_back(all.substr(std::size_t(offsets[r]), std::size_t(lengths[r])));
+  return texts;
+}
+
 void Context::check_same(const std::string& what, std::uint64_t value) const {
   std::vector<std::uint64_t> values(static_cast<std::size_t>(size_));
   MPI_Allgather(&value, 1, MPI_UINT64_T, values.data(), 1, MPI_UINT64_T, comm_);
@@ -70,6 +87,12 @@ void Context::check_same(const std::string& what, std::uint64_t value) const {
 }
 
 void Context::barrier() const { MPI_Barrier(comm_); }
+
+bool launched_by_mpi() {
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(variable)) return true;
+  return false;
+}
 
 std::uint64_t fingerprint(const std::string& text) {
   std::uint64_t h = 14695981039346656037ull;

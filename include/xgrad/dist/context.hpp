@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <mpi.h>
 
@@ -31,6 +32,8 @@ class Context {
   void broadcast(std::span<float> values) const;
   void broadcast(std::span<double> values) const;
   void broadcast(std::string& text) const;
+  // Every rank's text, in rank order.
+  std::vector<std::string> all_gather(const std::string& text) const;
   // Throws xg::value_error on every rank when ranks hold different values, naming `what` and each
   // rank's value: a start-up check that the ranks agree (the model, the batch size, ...).
   void check_same(const std::string& what, std::uint64_t value) const;
@@ -43,6 +46,10 @@ class Context {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
 };
+
+// Whether an MPI launcher (mpirun, srun) started this process: what examples check before they
+// initialise MPI on their own.
+bool launched_by_mpi();
 
 // FNV-1a: a fingerprint of a text (a model's description) for check_same.
 std::uint64_t fingerprint(const std::string& text);

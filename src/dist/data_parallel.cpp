@@ -67,10 +67,7 @@ void GradientBuckets<T>::gradient_ready(std::size_t i) {
     std::copy(p.grad().begin(), p.grad().end(), dst);
   else
     std::fill(dst, dst + p.size(), T(0));
-  if (--b.pending == 0 && overlap_) {
-    start(b);
-    ++timing_.started_during_backward;
-  }
+  if (--b.pending == 0 && overlap_) start(b);
   // Without a progress thread, OpenMPI moves a non-blocking collective on only inside MPI calls.
   for (Bucket& other : buckets_)
     if (other.started) {
@@ -89,6 +86,7 @@ void GradientBuckets<T>::start(Bucket& b) {
 template <class T>
 void GradientBuckets<T>::synchronize(T scale) {
   const auto t0 = clock_type::now();
+  timing_.started_during_backward = std::size_t(std::count_if(buckets_.begin(), buckets_.end(), [](const Bucket& b) { return b.started; }));
   for (std::size_t i = 0; i < parameters_.size(); ++i) gradient_ready(i);
   for (Bucket& b : buckets_)
     if (!b.started) start(b);

@@ -9,16 +9,14 @@
 namespace xg::dist {
 
 namespace {
-MPI_Datatype datatype_of(float) { return MPI_FLOAT; }
-MPI_Datatype datatype_of(double) { return MPI_DOUBLE; }
 
 template <class T>
 void sum_in_place(std::span<T> values, MPI_Comm comm) {
-  MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), datatype_of(T()), MPI_SUM, comm);
+  MPI_Allreduce(MPI_IN_PLACE, values.data(), int(values.size()), detail::datatype_of(T()), MPI_SUM, comm);
 }
 template <class T>
 void broadcast_from_main(std::span<T> values, MPI_Comm comm) {
-  MPI_Bcast(values.data(), int(values.size()), datatype_of(T()), 0, comm);
+  MPI_Bcast(values.data(), int(values.size()), detail::datatype_of(T()), 0, comm);
 }
 }  // namespace
 

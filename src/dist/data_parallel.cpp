@@ -12,8 +12,6 @@ namespace xg::dist {
 namespace {
 using clock_type = std::chrono::steady_clock;
 
-MPI_Datatype datatype_of(float) { return MPI_FLOAT; }
-MPI_Datatype datatype_of(double) { return MPI_DOUBLE; }
 
 // The layers and every parameter's and buffer's name and shape: what the ranks must agree on.
 std::string model_signature(const nn::Module& model) {
@@ -78,7 +76,7 @@ void GradientBuckets<T>::gradient_ready(std::size_t i) {
 
 template <class T>
 void GradientBuckets<T>::start(Bucket& b) {
-  MPI_Iallreduce(MPI_IN_PLACE, b.data.data(), int(b.data.size()), datatype_of(T()), MPI_SUM,
+  MPI_Iallreduce(MPI_IN_PLACE, b.data.data(), int(b.data.size()), detail::datatype_of(T()), MPI_SUM,
                  context_.communicator(), &b.request);
   b.started = true;
 }
@@ -96,7 +94,7 @@ void GradientBuckets<T>::synchronize(T scale) {
     for (std::size_t m = 0; m < b.members.size(); ++m) {
       TensorT<T>& p = parameters_[b.members[m]];
       const T* src = b.data.data() + b.offsets[m];
-      array<T>& grad = detail::ensure_grad(*p.node());
+      array<T>& grad = xg::detail::ensure_grad(*p.node());
       std::transform(src, src + p.size(), grad.begin(), [scale](T v) { return v * scale; });
     }
     b.pending = b.members.size();

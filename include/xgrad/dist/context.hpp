@@ -47,6 +47,11 @@ class Context {
   int rank_ = 0, size_ = 1;
 };
 
+namespace detail {
+inline MPI_Datatype datatype_of(float) { return MPI_FLOAT; }
+inline MPI_Datatype datatype_of(double) { return MPI_DOUBLE; }
+}  // namespace detail
+
 // Whether an MPI launcher (mpirun, srun) started this process: what examples check before they
 // initialise MPI on their own.
 bool launched_by_mpi();

@@ -144,6 +144,9 @@ DataParallel::~DataParallel() {
 
 data::Batch DataParallel::shard(const data::Batch& global) {
   const std::size_t n = global.y.size(), k = count(), r = std::size_t(context_.rank());
+  if (n < k)
+    throw value_error("DataParallel: a global batch of " + std::to_string(n) + " rows cannot be split over " +
+                      std::to_string(k) + " ranks");
   const std::size_t rows = n / k + (r < n % k ? 1 : 0), offset = r * (n / k) + std::min(r, n % k);
   loss_scale_ = double(k) * double(rows) / double(n);
   model_.apply([&](nn::Module& m) {

@@ -57,7 +57,7 @@ int main() {
   const auto scalar_step = [&] {
     Tensor cost = w * w - 10.0f * w + 25.0f;  // 5 ops
     scalar_tape.backward(cost);
-    w.value() -= 0.01f * w.grad();
+    w.mutable_value() -= 0.01f * w.grad();
     w.zero_grad();
     scalar_tape.clear();
   };

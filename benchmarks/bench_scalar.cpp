@@ -15,7 +15,7 @@ int main() {
     tape.clear();  // first, as a training loop does: last step's cost is gone, so its node is reused
     Tensor cost = w * w - 10.0f * w + 25.0f;
     tape.backward(cost);
-    w.value()() -= 0.01f * w.grad()();  // a number: an xtensor expression would make a temporary
+    w.mutable_value()() -= 0.01f * w.grad()();  // a number: an xtensor expression would make a temporary
     w.zero_grad();
   };
   for (int i = 0; i < 1000; ++i) step();

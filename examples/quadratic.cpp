@@ -11,7 +11,7 @@ int main() {
   for (int step = 1; step <= 60; ++step) {
     Tensor cost = w * w - 10.0f * w + 25.0f;
     tape.backward(cost);
-    w.value() -= learning_rate * w.grad();
+    w.mutable_value() -= learning_rate * w.grad();
     w.zero_grad();
     tape.clear();  // the next step records afresh and reuses this step's buffers
     if (step <= 5 || step % 10 == 0) std::printf("step %2d  w = %.6f  J(w) = %.6f\n", step, w.item(), cost.item());

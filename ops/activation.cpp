@@ -5,48 +5,42 @@
 #include "xgrad/ops.hpp"
 
 namespace xg {
-using detail::accumulate;
+using detail::Kernel;
 
 template <class T>
 TensorT<T> sigmoid(const TensorT<T>& x) {
-  return detail::unary_op<T>(
+  return detail::unary_op<Kernel::expressions>(
       "sigmoid", x, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); },
-      [](Node<T>& in, const array<T>& g, const array<T>& out) {
-        accumulate(in, g * out * (T(1) - out), "sigmoid");
-      });
+      [](const auto&, const auto& out) { return out * (T(1) - out); });
 }
 
 template <class T>
 TensorT<T> tanh(const TensorT<T>& x) {
-  return detail::unary_op<T>(
-      "tanh", x, [](const auto& v) { return xt::tanh(v); },
-      [](Node<T>& in, const array<T>& g, const array<T>& out) {
-        accumulate(in, g * (T(1) - out * out), "tanh");
-      });
+  return detail::unary_op<Kernel::expressions>(
+      "tanh", x, [](const auto& v) { return xt::tanh(v); }, [](const auto&, const auto& out) { return T(1) - out * out; });
 }
 
-// std::max(v, 0) keeps a NaN input NaN.
+// std::max(v, 0) keeps a NaN input NaN. The subgradient at the kink x = 0 is 0, as PyTorch's.
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
-  return detail::map_op<T>(
-      "relu", x, [](T v) { return std::max(v, T(0)); },
-      [](T g, T, T out) { return out > T(0) ? g : T(0); });
+  return detail::unary_op<Kernel::loops>(
+      "relu", x, [](T v) { return std::max(v, T(0)); }, [](T, T out) { return out > T(0) ? T(1) : T(0); });
 }
 
+// The slope at x = 0 is `slope`, as PyTorch's.
 template <class T>
 TensorT<T> leaky_relu(const TensorT<T>& x, scalar_of<T> slope) {
-  return detail::map_op<T>(
+  return detail::unary_op<Kernel::loops>(
       "leaky_relu", x, [slope](T v) { return v > T(0) ? v : slope * v; },
-      [slope](T g, T in, T) { return in > T(0) ? g : slope * g; });
+      [slope](T in, T) { return in > T(0) ? T(1) : slope; });
 }
 
+// For x <= 0, out = alpha (e^x - 1), so the derivative alpha e^x is out + alpha (alpha at x = 0).
 template <class T>
 TensorT<T> elu(const TensorT<T>& x, scalar_of<T> alpha) {
-  return detail::unary_op<T>(
+  return detail::unary_op<Kernel::expressions>(
       "elu", x, [alpha](const auto& v) { return xt::where(v > T(0), v, alpha * (xt::exp(v) - T(1))); },
-      [alpha](Node<T>& in, const array<T>& g, const array<T>& out) {
-        accumulate(in, xt::where(in.value > T(0), g, g * (out + alpha)), "elu");
-      });
+      [alpha](const auto& in, const auto& out) { return xt::where(in > T(0), T(1), out + alpha); });
 }
 
 template <class T>
@@ -57,9 +51,10 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& 
   return detail::make_result<T>(
       "where", std::move(out), {&a, &b},
       [m = mask.node(), a = a.node(), b = b.node()](const array<T>& g, const array<T>&) {
-        accumulate(*a, xt::where(xt::not_equal(m->value, T(0)), g, T(0)), "where");
-        accumulate(*b, xt::where(xt::not_equal(m->value, T(0)), T(0), g), "where");
-      });
+        detail::add_grad(*a, "where", xt::where(xt::not_equal(m->value, T(0)), g, T(0)));
+        detail::add_grad(*b, "where", xt::where(xt::not_equal(m->value, T(0)), T(0), g));
+      },
+      detail::Reads::nothing);
 }
 
 #define DECLARE(T)                                                                    \

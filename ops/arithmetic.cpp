@@ -5,7 +5,8 @@
 #include "xgrad/ops.hpp"
 
 namespace xg {
-using detail::accumulate;
+using detail::Kernel;
+using detail::Reads;
 
 // The partial derivatives take (x, y, out) and work on numbers and on whole arrays alike.
 template <class T>
@@ -13,7 +14,7 @@ TensorT<T> add(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "add", a, b, [](const auto& x, const auto& y) { return x + y; },
       [](const auto&, const auto&, const auto&) { return T(1); },
-      [](const auto&, const auto&, const auto&) { return T(1); });
+      [](const auto&, const auto&, const auto&) { return T(1); }, Reads::nothing);
 }
 
 template <class T>
@@ -21,7 +22,7 @@ TensorT<T> sub(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::binary_op<T>(
       "sub", a, b, [](const auto& x, const auto& y) { return x - y; },
       [](const auto&, const auto&, const auto&) { return T(1); },
-      [](const auto&, const auto&, const auto&) { return T(-1); });
+      [](const auto&, const auto&, const auto&) { return T(-1); }, Reads::nothing);
 }
 
 template <class T>
@@ -42,24 +43,26 @@ TensorT<T> div(const TensorT<T>& a, const TensorT<T>& b) {
 
 template <class T>
 TensorT<T> neg(const TensorT<T>& x) {
-  return detail::unary_op<T>(
-      "neg", x, [](const auto& v) { return -v; },
-      [](Node<T>& in, const array<T>& g, const array<T>&) { accumulate(in, -g, "neg"); });
+  return detail::unary_op<Kernel::loops>(
+      "neg", x, [](T v) { return -v; }, [](T, T) { return T(-1); }, Reads::nothing);
 }
 
+// d(x^p)/dx = p x^(p-1), and 0 for p = 0 everywhere, x = 0 included (where p * 0^-1 would be NaN),
+// as PyTorch. For 0 < p < 1 the derivative at x = 0 is +Inf, as PyTorch's.
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, scalar_of<T> p) {
   // Plain loops with std::pow: xsimd's pow trips GCC 12's -Wuninitialized inside the AVX-512
   // intrinsics, and pow is rare in hot paths.
-  return detail::map_op<T>(
+  return detail::unary_op<Kernel::loops>(
       "pow", x, [p](T v) { return std::pow(v, p); },
-      [p](T g, T in, T) { return g * p * std::pow(in, p - T(1)); });
+      [p](T in, T) { return p == T(0) ? T(0) : p * std::pow(in, p - T(1)); });
 }
 
 template <class T>
 TensorT<T> affine(const TensorT<T>& x, scalar_of<T> scale, scalar_of<T> shift) {
-  return detail::map_op<T>(
-      "affine", x, [scale, shift](T v) { return scale * v + shift; }, [scale](T g, T, T) { return g * scale; });
+  return detail::unary_op<Kernel::loops>(
+      "affine", x, [scale, shift](T v) { return scale * v + shift; }, [scale](T, T) { return scale; },
+      Reads::nothing);
 }
 
 #define DECLARE(T)                                                    \

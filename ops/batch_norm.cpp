@@ -216,9 +216,7 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
         const auto partial = [&](std::size_t p, std::size_t j) { return stats->value.data() + (2 + 2 * p + j) * ch.c; };
         T* a = partial(0, 0);  // sum g, then a
         T* b = partial(0, 1);  // sum g * (x - mu), then b / std
-        T* gb = beta->requires_grad ? detail::ensure_grad(*beta).data() : nullptr;
-        T* gg = gamma->requires_grad ? detail::ensure_grad(*gamma).data() : nullptr;
-        if (train || gb || gg) {
+        if (train || beta->requires_grad || gamma->requires_grad) {
           detail::parallel_parts(parts.count, [&](std::size_t p) {
             channel_sums<T, 2>(ch, parts.begin(p), parts.end(p), {partial(p, 0), partial(p, 1)},
                                [&](std::size_t k, std::size_t c) { return std::array{gy[k], gy[k] * (in[k] - mean[c])}; });
@@ -228,11 +226,14 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
               a[c] += partial(p, 0)[c];
               b[c] += partial(p, 1)[c];
             }
-          for (std::size_t c = 0; c < ch.c; ++c) {
-            if (gb) gb[c] += a[c];
-            if (gg) gg[c] += b[c] * inv_std[c];
-          }
         }
+        const shape_type per_channel{ch.c};
+        detail::add_grad(*beta, "batch_norm", per_channel, [&](T* gb, bool overwrite) {
+          for (std::size_t c = 0; c < ch.c; ++c) gb[c] = (overwrite ? T(0) : gb[c]) + a[c];
+        });
+        detail::add_grad(*gamma, "batch_norm", per_channel, [&](T* gg, bool overwrite) {
+          for (std::size_t c = 0; c < ch.c; ++c) gg[c] = (overwrite ? T(0) : gg[c]) + b[c] * inv_std[c];
+        });
         if (!x->requires_grad) return;
         T count = T(ch.count());
         if (replica_sum) {
@@ -244,12 +245,12 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
           a[c] = train ? a[c] * inv_m : T(0);
           b[c] = train ? b[c] * inv_m * inv_std[c] * inv_std[c] : T(0);
         }
-        const bool add = !detail::claim_grad(*x);  // a fresh buffer is overwritten, not zeroed first
-        T* gx = x->grad.data();
-        detail::parallel_parts(parts.count, [&](std::size_t p) {
-          for_each_element(ch, parts.begin(p), parts.end(p), [&](std::size_t k, std::size_t c) {
-            const T v = g[c] * inv_std[c] * (gy[k] - a[c] - (in[k] - mean[c]) * b[c]);
-            gx[k] = add ? gx[k] + v : v;
+        detail::add_grad(*x, "batch_norm", detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
+          detail::parallel_parts(parts.count, [&](std::size_t p) {
+            for_each_element(ch, parts.begin(p), parts.end(p), [&](std::size_t k, std::size_t c) {
+              const T v = g[c] * inv_std[c] * (gy[k] - a[c] - (in[k] - mean[c]) * b[c]);
+              gx[k] = overwrite ? v : gx[k] + v;
+            });
           });
         });
       });

@@ -39,7 +39,7 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
   const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
   detail::check_labels("cross_entropy", labels, c);
   TensorT<T> one_hot = TensorT<T>::zeros({n, c});
-  for (std::size_t i = 0; i < n; ++i) one_hot.value()(i, labels[i]) = T(1);
+  for (std::size_t i = 0; i < n; ++i) one_hot.mutable_value()(i, labels[i]) = T(1);
   return composed::cross_entropy(logits, one_hot);
 }
 

@@ -4,10 +4,42 @@
 
 #include <xtensor/xmanipulation.hpp>
 
+#include <cblas.h>
+
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
+#include "support.hpp"
 
 namespace xg {
+
+namespace detail {
+// The BLAS bridge.
+static CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+// Empty operands, which BLAS rejects (a zero leading dimension is an "illegal value": it prints a
+// message and leaves C untouched, i.e. garbage). Returns whether it handled the product.
+template <class T>
+static bool empty_gemm(std::size_t m, std::size_t n, std::size_t k, T beta, T* c) {
+  if (m != 0 && n != 0 && k != 0) return false;
+  if (k == 0)  // C = alpha * (an empty sum) + beta * C
+    for (std::size_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
+  return true;
+}
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+          const float* b, float beta, float* c) {
+  if (empty_gemm(m, n, k, beta, c)) return;
+  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
+              b, tb ? int(k) : int(n), beta, c, int(n));
+}
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
+          const double* b, double beta, double* c) {
+  if (empty_gemm(m, n, k, beta, c)) return;
+  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
+              b, tb ? int(k) : int(n), beta, c, int(n));
+}
+}  // namespace detail
 
 template <class T>
 TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
@@ -30,17 +62,17 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
   return detail::make_result<T>(
       "matmul", std::move(out), {&a, &b},
       [a = a.node(), b = b.node(), batches, m, n, k](const array<T>& g, const array<T>&) {
-        // A fresh gradient buffer is overwritten (beta 0), an existing one added to (beta 1); each
-        // batch writes its own slice, so one choice holds for all of them.
-        const T beta_a = a->requires_grad && detail::claim_grad(*a) ? T(0) : T(1);
-        const T beta_b = b->requires_grad && detail::claim_grad(*b) ? T(0) : T(1);
-        for (std::size_t i = 0; i < batches; ++i) {
-          const T* gi = g.data() + i * m * n;
-          if (a->requires_grad)  // dA += dC · Bᵀ
-            detail::gemm(false, true, m, k, n, T(1), gi, b->value.data() + i * k * n, beta_a, a->grad.data() + i * m * k);
-          if (b->requires_grad)  // dB += Aᵀ · dC
-            detail::gemm(true, false, k, n, m, T(1), a->value.data() + i * m * k, gi, beta_b, b->grad.data() + i * k * n);
-        }
+        // A fresh gradient is overwritten (beta 0), an existing one added to (beta 1).
+        detail::add_grad(*a, "matmul", detail::to_shape(a->value.shape()), [&](T* da, bool overwrite) {
+          for (std::size_t i = 0; i < batches; ++i)  // dA += dC · Bᵀ
+            detail::gemm(false, true, m, k, n, T(1), g.data() + i * m * n, b->value.data() + i * k * n,
+                         overwrite ? T(0) : T(1), da + i * m * k);
+        });
+        detail::add_grad(*b, "matmul", detail::to_shape(b->value.shape()), [&](T* db, bool overwrite) {
+          for (std::size_t i = 0; i < batches; ++i)  // dB += Aᵀ · dC
+            detail::gemm(true, false, k, n, m, T(1), a->value.data() + i * m * k, g.data() + i * m * n,
+                         overwrite ? T(0) : T(1), db + i * k * n);
+        });
       });
 }
 
@@ -66,8 +98,9 @@ TensorT<T> transpose(const TensorT<T>& x, const std::vector<std::size_t>& perm_i
   xt::noalias(out) = xt::transpose(x.value(), perm);
   return detail::make_result<T>("transpose", std::move(out), {&x},
                                 [x = x.node(), inverse](const array<T>& g, const array<T>&) {
-                                  detail::accumulate(*x, xt::transpose(g, inverse), "transpose");
-                                });
+                                  detail::add_grad(*x, "transpose", xt::transpose(g, inverse));
+                                },
+                                detail::Reads::nothing);
 }
 
 #define DECLARE(T)                                                        \

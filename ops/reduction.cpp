@@ -46,17 +46,16 @@ TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const axes_type& axes
   out.fill(T(0));
   detail::sum_into(x.value().data(), shape, strides, out.data());
   if (mean) out *= scale;
-  return detail::make_result<T>(op, std::move(out), {&x},
-                                [x = x.node(), strides, scale](const array<T>& g, const array<T>&) {
-                                  if (!x->requires_grad) return;
-                                  array<T>& gx = detail::ensure_grad(*x);
-                                  if (scale == T(1)) {
-                                    detail::broadcast_into(g.data(), detail::to_shape(gx.shape()), strides, gx.data());
-                                  } else {
-                                    array<T> gs = g * scale;
-                                    detail::broadcast_into(gs.data(), detail::to_shape(gx.shape()), strides, gx.data());
-                                  }
-                                });
+  return detail::make_result<T>(
+      op, std::move(out), {&x},
+      [x = x.node(), op, strides, scale](const array<T>& g, const array<T>&) {
+        const shape_type shape = detail::to_shape(x->value.shape());
+        detail::add_grad(*x, op, shape, [&](T* gx, bool overwrite) {
+          if (overwrite) std::fill(gx, gx + x->value.size(), T(0));
+          detail::broadcast_into(g.data(), shape, strides, gx, scale);
+        });
+      },
+      detail::Reads::nothing);
 }
 }  // namespace
 
@@ -78,26 +77,29 @@ TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
   const auto [outer, n, inner] = detail::split_at_axis(shape, ax);
   Reduction r = plan_reduction("max", shape, {axis}, keepdims);
   array<T> out = detail::new_buffer<T>(r.out_shape);
-  // Where each maximum sits along the axis, as numbers (exact below 2^24), in a buffer the tape
-  // recycles: the closure holds no vector.
-  const auto argmax = detail::saved_buffer<T>("max", {outer * inner});
+  // Where each maximum sits along the axis, in a buffer of integers the tape recycles: the closure
+  // holds no vector.
+  const auto argmax = detail::saved_buffer<std::int64_t>("max", {outer * inner});
   const T* in = x.value().data();
   for (std::size_t o = 0; o < outer; ++o)
     for (std::size_t i = 0; i < inner; ++i) {
       const std::size_t best = detail::argmax_line(in + o * n * inner + i, n, inner);
-      argmax->value.data()[o * inner + i] = T(best);
+      argmax->value.data()[o * inner + i] = std::int64_t(best);
       out.data()[o * inner + i] = in[(o * n + best) * inner + i];
     }
-  return detail::make_result<T>("max", std::move(out), {&x},
-                                [x = x.node(), argmax, n, inner](const array<T>& g, const array<T>&) {
-                                  if (!x->requires_grad) return;
-                                  T* gx = detail::ensure_grad(*x).data();
-                                  const T* best = argmax->value.data();
-                                  for (std::size_t j = 0; j < argmax->value.size(); ++j) {
-                                    const std::size_t o = j / inner, i = j % inner;
-                                    gx[(o * n + std::size_t(best[j])) * inner + i] += g.data()[j];
-                                  }
-                                });
+  return detail::make_result<T>(
+      "max", std::move(out), {&x},
+      [x = x.node(), argmax, n, inner](const array<T>& g, const array<T>&) {
+        detail::add_grad(*x, "max", detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
+          if (overwrite) std::fill(gx, gx + x->value.size(), T(0));
+          const std::int64_t* best = argmax->value.data();
+          for (std::size_t j = 0; j < argmax->value.size(); ++j) {
+            const std::size_t o = j / inner, i = j % inner;
+            gx[(o * n + std::size_t(best[j])) * inner + i] += g.data()[j];
+          }
+        });
+      },
+      detail::Reads::nothing);
 }
 
 #define DECLARE(T)                                                          \

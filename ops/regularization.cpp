@@ -34,9 +34,10 @@ TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generat
   }
   return detail::make_result<T>("dropout", std::move(out), {&x},
                                 [x = x.node(), masked, mask](const array<T>& g, const array<T>&) {
-                                  if (masked) detail::accumulate(*x, g * mask->value, "dropout");
-                                  else detail::accumulate(*x, g, "dropout");
-                                });
+                                  if (masked) detail::add_grad(*x, "dropout", g * mask->value);
+                                  else detail::add_grad(*x, "dropout", g);
+                                },
+                                detail::Reads::nothing);
 }
 
 // lambda / 2 * sum over the parameters of sum(W^2); d/dW = lambda * W. One node for the whole list,
@@ -54,7 +55,7 @@ TensorT<T> l2_penalty(const std::vector<TensorT<T>>& params, double lambda) {
   for (const auto& w : params) nodes.push_back(w.node());
   return detail::make_result<T>("l2_penalty", std::move(out), params,
                                 [nodes = std::move(nodes), lambda = T(lambda)](const array<T>& g, const array<T>&) {
-                                  for (const auto& w : nodes) detail::accumulate(*w, (g() * lambda) * w->value, "l2_penalty");
+                                  for (const auto& w : nodes) detail::add_grad(*w, "l2_penalty", (g() * lambda) * w->value);
                                 });
 }
 

@@ -6,31 +6,32 @@ namespace xg {
 
 template <class T>
 TensorT<T> reshape(const TensorT<T>& x, const axes_type& requested) {
-  shape_type shape(requested.size());
-  std::size_t known = 1, inferred = requested.size();
+  shape_type shape(requested.size(), 1);
+  std::size_t inferred = requested.size();
   for (std::size_t i = 0; i < requested.size(); ++i) {
-    if (requested[i] == -1 && inferred == requested.size()) {
+    if (requested[i] == -1 && inferred == requested.size())
       inferred = i;
-    } else if (requested[i] < 0) {
+    else if (requested[i] < 0)
       throw value_error("reshape: bad dimension " + std::to_string(requested[i]) + " in " + shape_string(requested));
-    } else {
+    else
       shape[i] = static_cast<std::size_t>(requested[i]);
-      known *= shape[i];
-    }
   }
+  // Checked products: a shape whose element count wraps around must not pass for a small one.
+  const std::size_t known = detail::checked_size("reshape", shape);
   if (inferred < requested.size()) shape[inferred] = known ? x.size() / known : 0;
-  std::size_t total = 1;
-  for (auto d : shape) total *= d;
-  if (total != x.size())
+  if (detail::checked_size("reshape", shape) != x.size())
     throw shape_error("reshape: cannot reshape a tensor of shape " + shape_string(x.shape()) + " (" +
                       std::to_string(x.size()) + " elements) to " + shape_string(requested));
   array<T> out = detail::new_buffer<T>(shape);
   std::copy(x.value().begin(), x.value().end(), out.begin());
-  return detail::make_result<T>("reshape", std::move(out), {&x}, [x = x.node()](const array<T>& g, const array<T>&) {
-    if (!x->requires_grad) return;
-    T* gx = detail::ensure_grad(*x).data();
-    for (std::size_t i = 0; i < g.size(); ++i) gx[i] += g.data()[i];
-  });
+  return detail::make_result<T>(
+      "reshape", std::move(out), {&x},
+      [x = x.node()](const array<T>& g, const array<T>&) {
+        detail::add_grad(*x, "reshape", detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
+          for (std::size_t i = 0; i < g.size(); ++i) gx[i] = overwrite ? g.data()[i] : gx[i] + g.data()[i];
+        });
+      },
+      detail::Reads::nothing);
 }
 
 #define DECLARE(T) template TensorT<T> reshape(const TensorT<T>&, const axes_type&);

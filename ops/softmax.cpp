@@ -66,13 +66,13 @@ void softmax_lines(const detail::AxisSplit& s, const T* x, array<T>& out, LineDo
 // softmax:     dx = y * (g - sum(g * y))
 // log_softmax: dx = g - exp(y) * sum(g)
 template <bool Log, class T, class Stride>
-void softmax_backward_line(const T* g, const T* y, T* gx, std::size_t n, Stride stride) {
+void softmax_backward_line(const T* g, const T* y, T* gx, std::size_t n, Stride stride, bool overwrite) {
   T total = 0;
   for (std::size_t k = 0; k < n; ++k) total += Log ? g[k * stride] : g[k * stride] * y[k * stride];
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t j = k * stride;
-    if constexpr (Log) gx[j] += g[j] - std::exp(y[j]) * total;
-    else gx[j] += y[j] * (g[j] - total);
+    const T d = Log ? g[j] - std::exp(y[j]) * total : y[j] * (g[j] - total);
+    gx[j] = overwrite ? d : gx[j] + d;
   }
 }
 
@@ -83,11 +83,11 @@ TensorT<T> softmax_op(const char* op, const TensorT<T>& x, long axis) {
   if (split.n == 0) throw shape_error(std::string(op) + ": axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
   array<T> out = detail::new_buffer<T>(shape);
   softmax_lines<Log>(split, x.value().data(), out, [](std::size_t, T) {});
-  return detail::make_result<T>(op, std::move(out), {&x}, [x = x.node(), split](const array<T>& g, const array<T>& out) {
-    if (!x->requires_grad) return;
-    T* gx = detail::ensure_grad(*x).data();
-    for_each_line(split, [&](std::size_t base, auto stride) {
-      softmax_backward_line<Log>(g.data() + base, out.data() + base, gx + base, split.n, stride);
+  return detail::make_result<T>(op, std::move(out), {&x}, [x = x.node(), op, split](const array<T>& g, const array<T>& out) {
+    detail::add_grad(*x, op, detail::to_shape(out.shape()), [&](T* gx, bool overwrite) {
+      for_each_line(split, [&](std::size_t base, auto stride) {
+        softmax_backward_line<Log>(g.data() + base, out.data() + base, gx + base, split.n, stride, overwrite);
+      });
     });
   });
 }
@@ -130,20 +130,20 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
   const T* z = logits.value().data();
   T total = 0;
   const auto probs = softmax_rows(logits, [&](std::size_t i, T lse) { total += lse - z[i * c + labels[i]]; });
-  // The labels as numbers (exact up to 2^24 classes), in a buffer the tape recycles like the rest.
-  const auto classes = detail::saved_buffer<T>("cross_entropy", {n});
-  for (std::size_t i = 0; i < n; ++i) classes->value.data()[i] = T(labels[i]);
+  // The labels, in a buffer of integers the tape recycles like the rest.
+  const auto classes = detail::saved_buffer<std::int64_t>("cross_entropy", {n});
+  std::copy(labels.begin(), labels.end(), classes->value.data());
   return detail::make_result<T>(
       "cross_entropy", scalar_buffer(total / T(n)), {&logits},
       [z = logits.node(), probs, classes, n, c](const array<T>& g, const array<T>&) {
-        if (!z->requires_grad) return;
         const T scale = g() / T(n);
-        const bool add = !detail::claim_grad(*z);  // a fresh buffer is overwritten, not zeroed first
-        T* gz = z->grad.data();
-        const T* p = probs->value.data();
-        for (std::size_t j = 0; j < n * c; ++j) gz[j] = (add ? gz[j] : T(0)) + scale * p[j];
-        for (std::size_t i = 0; i < n; ++i) gz[i * c + std::size_t(classes->value.data()[i])] -= scale;
-      });
+        detail::add_grad(*z, "cross_entropy", detail::to_shape(z->value.shape()), [&](T* gz, bool overwrite) {
+          const T* p = probs->value.data();
+          for (std::size_t j = 0; j < n * c; ++j) gz[j] = (overwrite ? T(0) : gz[j]) + scale * p[j];
+          for (std::size_t i = 0; i < n; ++i) gz[i * c + std::size_t(classes->value.data()[i])] -= scale;
+        });
+      },
+      detail::Reads::nothing);
 }
 
 // loss = -1/N sum_ij t_ij log softmax(z_i)_j. d(loss)/dz_i = (softmax(z_i) * sum_j t_ij - t_i) / N,
@@ -169,18 +169,19 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets) {
         const T scale = g() / T(n);
         const T* t = tn->value.data();
         const T* p = probs->value.data();
-        if (z->requires_grad) {
-          T* gz = detail::ensure_grad(*z).data();
+        detail::add_grad(*z, "cross_entropy", detail::to_shape(z->value.shape()), [&](T* gz, bool overwrite) {
           for (std::size_t i = 0; i < n; ++i) {
             T row = 0;
             for (std::size_t j = 0; j < c; ++j) row += t[i * c + j];
-            for (std::size_t j = 0; j < c; ++j) gz[i * c + j] += scale * (p[i * c + j] * row - t[i * c + j]);
+            for (std::size_t j = 0; j < c; ++j) {
+              const T d = scale * (p[i * c + j] * row - t[i * c + j]);
+              gz[i * c + j] = overwrite ? d : gz[i * c + j] + d;
+            }
           }
-        }
-        if (tn->requires_grad) {
-          T* gt = detail::ensure_grad(*tn).data();
-          for (std::size_t j = 0; j < n * c; ++j) gt[j] -= scale * logp->value.data()[j];
-        }
+        });
+        detail::add_grad(*tn, "cross_entropy", detail::to_shape(tn->value.shape()), [&](T* gt, bool overwrite) {
+          for (std::size_t j = 0; j < n * c; ++j) gt[j] = (overwrite ? T(0) : gt[j]) - scale * logp->value.data()[j];
+        });
       });
 }
 
@@ -203,7 +204,11 @@ double accuracy(const TensorT<T>& logits, std::span<const int> labels) {
   detail::check_labels("accuracy", labels, c);
   const T* z = logits.value().data();
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < n; ++i) correct += detail::argmax_line(z + i * c, c, unit_stride{}) == std::size_t(labels[i]);
+  // A row holding a NaN predicts nothing: argmax points at the NaN, which is never a correct answer.
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t best = detail::argmax_line(z + i * c, c, unit_stride{});
+    correct += best == std::size_t(labels[i]) && !std::isnan(z[i * c + best]);
+  }
   return double(correct) / double(n);
 }
 

@@ -13,6 +13,12 @@
 
 namespace xg::detail {
 
+// C = alpha * op(A) * op(B) + beta * C, row-major, through BLAS (sgemm/dgemm); in ops/linalg.cpp.
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+          const float* a, const float* b, float beta, float* c);
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha,
+          const double* a, const double* b, double beta, double* c);
+
 // Every label in [0, classes); value_error names the label, its row and the number of classes.
 inline void check_labels(const char* op, std::span<const int> labels, std::size_t classes) {
   for (std::size_t i = 0; i < labels.size(); ++i)
@@ -49,7 +55,8 @@ struct Channels {
 };
 
 // x of rank >= 2 with channels on axis 1; gamma, beta and the running statistics of shape (C,);
-// momentum in [0, 1] and eps >= 0 (otherwise the statistics silently become garbage). Train mode
+// momentum in [0, 1], eps > 0 and in eval mode a running variance >= 0 (otherwise the output is
+// silently NaN). Train mode
 // needs two or more values per channel: one value has no variance (and the unbiased running
 // variance would divide by zero).
 template <class T>
@@ -58,8 +65,9 @@ Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const
                              const BatchNormOptions& options) {
   if (!(options.momentum >= 0.0 && options.momentum <= 1.0))
     throw value_error("batch_norm: momentum = " + std::to_string(options.momentum) + " is outside [0, 1]");
-  if (!(options.eps >= 0.0 && std::isfinite(options.eps)))
-    throw value_error("batch_norm: eps = " + std::to_string(options.eps) + " is not a finite number >= 0");
+  if (!(options.eps > 0.0 && std::isfinite(options.eps)))
+    throw value_error("batch_norm: eps = " + std::to_string(options.eps) +
+                      " is not a finite number > 0 (with eps = 0 a constant channel divides by zero)");
   const bool train = options.train;
   const auto& s = x.shape();
   if (s.size() < 2)
@@ -72,6 +80,12 @@ Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const
     if (t->dim() != 1 || t->shape()[0] != ch.c)
       throw shape_error(std::string("batch_norm: ") + name + " of shape " + shape_string(t->shape()) +
                         " does not fit input of shape " + shape_string(s) + " (expected (" + std::to_string(ch.c) + ",))");
+  if (!train)
+    for (std::size_t c = 0; c < ch.c; ++c)
+      if (!(running_var.value().data()[c] >= T(0) && std::isfinite(running_var.value().data()[c])))
+        throw value_error("batch_norm: running_var[" + std::to_string(c) + "] = " +
+                          std::to_string(running_var.value().data()[c]) +
+                          " is not a finite number >= 0; eval mode would divide by its square root");
   // Over replicas, one value here is enough: the count that matters is the global one.
   if (train && ch.count() < (options.replica_sum ? 1u : 2u))
     throw value_error("batch_norm: train mode needs at least 2 values per channel, but input of shape " +
@@ -86,8 +100,8 @@ template <class T>
 void update_running_statistics(TensorT<T>& running_mean, TensorT<T>& running_var, const T* mean,
                                const T* biased_var, std::size_t count, double momentum) {
   const T mom = T(momentum), keep = T(1 - momentum), unbias = T(double(count) / double(count - 1));
-  T* rm = running_mean.value().data();
-  T* rv = running_var.value().data();
+  T* rm = running_mean.mutable_value().data();
+  T* rv = running_var.mutable_value().data();
   for (std::size_t c = 0; c < running_mean.size(); ++c) {
     rm[c] = keep * rm[c] + mom * mean[c];
     rv[c] = keep * rv[c] + mom * biased_var[c] * unbias;
@@ -95,12 +109,17 @@ void update_running_statistics(TensorT<T>& running_mean, TensorT<T>& running_var
 }
 
 // The position of the first maximum of n values at x, x + stride, ...: argmax's answer, max's
-// value and its gradient's choice.
+// value and its gradient's choice (ties go to the first). A NaN is larger than any number, so it
+// propagates as in PyTorch: max of [1, NaN, 3] is NaN, at position 1.
 template <class T, class Stride>
 std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
   std::size_t best = 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if (x[k * stride] > x[best * stride]) best = k;
+  if (std::isnan(x[0])) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    const T v = x[k * stride];
+    if (std::isnan(v)) return k;
+    if (v > x[best * stride]) best = k;
+  }
   return best;
 }
 

@@ -44,7 +44,7 @@ fuzz_smoke() {  # only the fuzz targets are built: they compile their readers fr
 }
 
 sanitized_tests() {  # halt_on_error: a UBSan report fails the test instead of scrolling past
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     tests_in build-sanitize -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false -Dbenchmarks=false
 }
 

@@ -45,7 +45,7 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor64>& inputs
   GradcheckResult result;
   result.name = name;
   for (std::size_t i = 0; i < leaves.size(); ++i) {
-    double* x = leaves[i].value().data();
+    double* x = leaves[i].mutable_value().data();
     for (std::size_t j = 0; j < leaves[i].size(); ++j) {
       const double saved = x[j];
       x[j] = saved + opt.eps;

@@ -1,11 +1,23 @@
 #include "xgrad/detail/op_support.hpp"
 
-#include <cblas.h>
-
 #include <cmath>
 #include <limits>
 
 namespace xg::detail {
+
+std::size_t checked_size(const char* op, std::span<const std::size_t> shape) {
+  constexpr std::size_t limit = std::size_t(1) << 56;  // its bytes fit a size_t for any element type
+  std::size_t n = 1;
+  bool over = false;
+  for (std::size_t d : shape) {
+    if (d == 0) return 0;
+    if (d > limit || n > limit / d) over = true;
+    else n *= d;
+  }
+  if (over)
+    throw shape_error(std::string(op) + ": shape " + shape_string(shape) + " holds more than 2^56 elements");
+  return n;
+}
 
 shape_type broadcast_shapes(const char* op, const shape_type& a, const shape_type& b) {
   const std::size_t rank = std::max(a.size(), b.size());
@@ -81,16 +93,16 @@ void sum_into(const T* big, std::span<const std::size_t> shape, std::span<const 
 
 template <class T>
 void broadcast_into(const T* small, std::span<const std::size_t> shape, std::span<const std::size_t> strides,
-                    T* big) {
+                    T* big, T scale) {
   if (shape.empty()) {
-    big[0] += small[0];
+    big[0] += scale * small[0];
     return;
   }
   const std::size_t n = shape.back(), s = strides.back();
   for_each_row(shape, strides, [&](std::size_t row, std::size_t offset) {
     T* dst = big + row * n;
     const T* src = small + offset;
-    for (std::size_t i = 0; i < n; ++i) dst[i] += src[i * s];
+    for (std::size_t i = 0; i < n; ++i) dst[i] += scale * src[i * s];
   });
 }
 
@@ -105,8 +117,7 @@ shape_type reduced_strides(const shape_type& keep_shape) {
 }
 
 template <class T>
-void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op) {
-  if (!node.requires_grad) return;
+void add_broadcast_grad(Node<T>& node, const array<T>& g, const char* op) {
   const auto& gs = g.shape();
   const auto& ns = node.value.shape();
   const std::size_t lead = gs.size() >= ns.size() ? gs.size() - ns.size() : 0;
@@ -123,62 +134,16 @@ void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op) {
   if (!ok)
     throw shape_error(std::string(op) + ": gradient of shape " + shape_string(gs) +
                       " does not reduce to the input's shape " + shape_string(ns));
-  sum_into(g.data(), std::span<const std::size_t>(gs.data(), gs.size()), strides,
-           ensure_grad(node).data());
-}
-
-template <class T>
-std::string range_string(const array<T>& a) {
-  T lo = std::numeric_limits<T>::infinity(), hi = -lo;
-  std::size_t nans = 0;
-  for (T x : a) {
-    if (std::isnan(x)) ++nans;
-    else {
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-  }
-  if (a.size() == nans) return "[all NaN]";
-  // Appended piece by piece: "[" + std::string trips GCC 12's -Wrestrict false positive.
-  std::string s = "[";
-  s.append(std::to_string(lo)).append(", ").append(std::to_string(hi)).append("]");
-  if (nans) s.append(" with ").append(std::to_string(nans)).append(" NaN");
-  return s;
+  if (claim_grad(node)) node.grad.fill(T(0));
+  sum_into(g.data(), std::span<const std::size_t>(gs.data(), gs.size()), strides, node.grad.data());
 }
 
 #define DECLARE(T)                                                                                      \
   template void sum_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*);       \
-  template void broadcast_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*); \
-  template void accumulate_reduced<T>(Node<T>&, const array<T>&, const char*); \
-  template std::string range_string<T>(const array<T>&);
+  template void broadcast_into<T>(const T*, std::span<const std::size_t>, std::span<const std::size_t>, T*, T); \
+  template void add_broadcast_grad<T>(Node<T>&, const array<T>&, const char*);
 DECLARE(float)
 DECLARE(double)
 #undef DECLARE
-
-static CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
-
-// Empty operands, which BLAS rejects (a zero leading dimension is an "illegal value": it prints a
-// message and leaves C untouched, i.e. garbage). Returns whether it handled the product.
-template <class T>
-static bool empty_gemm(std::size_t m, std::size_t n, std::size_t k, T beta, T* c) {
-  if (m != 0 && n != 0 && k != 0) return false;
-  if (k == 0)  // C = alpha * (an empty sum) + beta * C
-    for (std::size_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
-  return true;
-}
-
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
-          const float* b, float beta, float* c) {
-  if (empty_gemm(m, n, k, beta, c)) return;
-  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
-              b, tb ? int(k) : int(n), beta, c, int(n));
-}
-
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
-          const double* b, double beta, double* c) {
-  if (empty_gemm(m, n, k, beta, c)) return;
-  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
-              b, tb ? int(k) : int(n), beta, c, int(n));
-}
 
 }  // namespace xg::detail

@@ -1,91 +1,68 @@
+// The tape: recording, the reverse walk, and the no-grad scope.
 #include <algorithm>
 #include <atomic>
+#include <iostream>
 
+#include "xgrad/anomaly.hpp"
 #include "xgrad/detail/op_support.hpp"
-#include "xgrad/tensor.hpp"
+#include "xgrad/detail/tape_pool.hpp"
 
 namespace xg {
 
-namespace {
-thread_local Tape* active_tape = nullptr;
-thread_local bool grad_on = true;
-std::atomic<bool> anomaly_on{false};
+// The tapes alive on a thread, newest last. A tape destroyed out of order, or on another thread,
+// only marks its entry dead; the owning thread drops dead entries when it next asks for the active
+// tape, so no pointer to a destroyed tape is ever handed out.
+struct ActiveTapeEntry {
+  Tape* tape;
+  std::atomic<bool> alive{true};
+};
 
-[[noreturn]] void throw_backward_anomaly(const detail::NodeBase& node, std::size_t input, std::size_t step) {
-  throw numeric_error(std::string("anomaly: the backward of op '") + node.op + "' (record " +
-                      std::to_string(node.tape_index) + ", step " + std::to_string(step) +
-                      ") produced a non-finite gradient for its input " + std::to_string(input) + " ('" +
-                      node.inputs[input]->op + "')");
-}
+namespace {
+thread_local std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
+thread_local std::size_t no_grad_scopes = 0;
 }  // namespace
 
-void set_detect_anomaly(bool on) { anomaly_on.store(on, std::memory_order_relaxed); }
-bool detect_anomaly() { return anomaly_on.load(std::memory_order_relaxed); }
-
-Tape::Tape() : previous_(active_tape) { active_tape = this; }
-
-Tape::~Tape() {
-  for (auto& n : nodes_) n->tape = nullptr;
-  active_tape = previous_;
+Tape::Tape() : pool_(std::make_unique<detail::TapePool>()), active_entry_(std::make_shared<ActiveTapeEntry>(this)) {
+  active_tapes.push_back(active_entry_);
 }
 
-Tape* Tape::active() { return active_tape; }
+Tape::~Tape() {
+  for (auto& [index, leaf] : first_uses_) leaf->first_use_tape = nullptr;
+  for (auto& n : nodes_) n->tape = nullptr;
+  active_entry_->alive.store(false, std::memory_order_release);
+}
+
+Tape* Tape::active() {
+  auto& tapes = active_tapes;
+  while (!tapes.empty() && !tapes.back()->alive.load(std::memory_order_acquire)) tapes.pop_back();
+  return tapes.empty() ? nullptr : tapes.back()->tape;
+}
 
 void Tape::record(std::shared_ptr<detail::NodeBase> node) {
   node->tape = this;
   node->tape_index = nodes_.size();
+  node->recorded_version = node->version;
   nodes_.push_back(std::move(node));
 }
 
-template <class T>
-Tape::Pool<T>& Tape::pool() {
-  if constexpr (std::is_same_v<T, float>)
-    return pool_f32_;
-  else
-    return pool_f64_;
-}
-
-template <class T>
-array<T> Tape::take_buffer(const shape_type& shape) {
-  std::size_t n = 1;
-  for (auto d : shape) n *= d;
-  auto it = pool<T>().buffers.find(n);
-  if (it == pool<T>().buffers.end() || it->second.empty()) return array<T>::from_shape(shape);
-  array<T> buffer = std::move(it->second.back());
-  it->second.pop_back();
-  buffer.resize(shape);  // same element count: the storage is kept
-  return buffer;
-}
-
-template <class T>
-std::shared_ptr<Node<T>> Tape::take_node() {
-  auto& spare = pool<T>().nodes;
-  if (spare.empty()) return std::make_shared<Node<T>>();
-  std::shared_ptr<Node<T>> node = std::move(spare.back());
-  spare.pop_back();
-  return node;
-}
-
-template <class T>
-void Tape::take_back(std::shared_ptr<Node<T>> node) {
-  auto& buffers = pool<T>().buffers;
-  // Moved-from arrays are empty (size 0): what a node holds before an op fills it.
-  if (node->value.size()) buffers[node->value.size()].push_back(std::move(node->value));
-  if (node->grad.size()) buffers[node->grad.size()].push_back(std::move(node->grad));
-  node->reset();
-  pool<T>().nodes.push_back(std::move(node));
+void Tape::arm_grad_ready_hooks(std::shared_ptr<detail::NodeBase> leaf) {
+  if (leaf->first_use_tape == this) return;  // an earlier op already used it: that one counts
+  leaf->first_use_tape = this;
+  first_uses_.emplace_back(nodes_.size(), std::move(leaf));
 }
 
 void Tape::clear() {
-  for (auto& n : nodes_) n->release_graph();
+  for (auto& n : nodes_) n->release_graph(detail::NodeBase::Graph::cleared);
   for (auto& n : nodes_) {
     n->tape = nullptr;
     if (n.use_count() == 1) {  // nobody else holds it: it and its buffers serve the next step
       detail::NodeBase& node = *n;
-      node.give_back(*this, std::move(n));
+      node.give_back(*pool_, std::move(n));
     }
   }
   nodes_.clear();
+  for (auto& [index, leaf] : first_uses_) leaf->first_use_tape = nullptr;
+  first_uses_.clear();
 }
 
 std::optional<Tape::Record> Tape::first_non_finite() const {
@@ -99,59 +76,96 @@ void Tape::backward(const TensorT<T>& loss, BackwardOptions options) {
   if (loss.size() != 1)
     throw shape_error("backward: a loss of shape " + shape_string(loss.shape()) +
                       " has more than one element; pass a seed gradient of that shape");
-  walk(loss, [](array<T>& grad) { grad.data()[0] += T(1); }, options);
+  walk(loss, [](T* grad, bool overwrite) { grad[0] = overwrite ? T(1) : grad[0] + T(1); }, options);
 }
 
 template <class T>
-void Tape::backward(const TensorT<T>& out, const array<T>& seed, BackwardOptions options) {
+void Tape::backward_seeded(const TensorT<T>& out, const array<T>& seed, BackwardOptions options) {
   if (!std::equal(seed.shape().begin(), seed.shape().end(), out.shape().begin(), out.shape().end()))
     throw shape_error("backward: seed of shape " + shape_string(seed.shape()) +
                       " for an output of shape " + shape_string(out.shape()));
-  walk(out, [&](array<T>& grad) { xt::noalias(grad) += seed; }, options);
+  walk(out, [&](T* grad, bool overwrite) {
+    for (std::size_t i = 0; i < seed.size(); ++i) grad[i] = overwrite ? seed.data()[i] : grad[i] + seed.data()[i];
+  }, options);
 }
 
 template <class T, class Seed>
 void Tape::walk(const TensorT<T>& out, Seed&& seed, BackwardOptions options) {
-  const auto& node = out.node();
-  if (node->graph_freed)
-    throw graph_error(std::string("backward: the graph behind '") + node->op +
-                      "' was freed by an earlier backward; pass {.keep_graph = true} to the "
-                      "first backward to run it twice");
-  if (node->tape != this || node->tape_index >= nodes_.size() ||
-      nodes_[node->tape_index].get() != node.get())
-    throw graph_error(std::string("backward: the tensor (op '") + node->op +
+  auto& node = *out.node();
+  if (node.graph != detail::NodeBase::Graph::live) detail::throw_freed_graph(node);
+  if (node.tape != this || node.tape_index >= nodes_.size() || nodes_[node.tape_index].get() != &node)
+    throw graph_error(std::string("backward: the tensor (op '") + node.op +
                       "') is not on this tape; record it while the tape is active, with an "
                       "input that requires gradients");
 
-  const std::size_t last = node->tape_index;
+  const std::size_t last = node.tape_index;
   // Gradients of recorded (intermediate) nodes belong to one backward pass only.
   for (std::size_t i = 0; i <= last; ++i) nodes_[i]->has_grad = false;
-  seed(detail::ensure_grad(*node));
+  detail::add_grad(node, "backward", detail::to_shape(node.value.shape()), seed);
   ++backward_count_;
+  warn_if_growing();
   const bool check = detect_anomaly();
+  // Leaves whose first use is at or before `last`, walked from the latest first use down.
+  auto hooks = std::upper_bound(first_uses_.begin(), first_uses_.end(), last,
+                                [](std::size_t i, const auto& use) { return i < use.first; });
   for (std::size_t i = last + 1; i-- > 0;) {
     nodes_[i]->run_backward();
-    if (check)
-      for (std::size_t j = 0; j < nodes_[i]->inputs.size() && nodes_[i]->inputs[j]; ++j)
-        if (!nodes_[i]->inputs[j]->grad_is_finite()) throw_backward_anomaly(*nodes_[i], j, backward_count_);
+    if (check) detail::check_backward_anomaly(*nodes_[i], backward_count_);
+    for (; hooks != first_uses_.begin() && std::prev(hooks)->first == i; --hooks) {
+      const detail::NodeBase& leaf = *std::prev(hooks)->second;
+      if (leaf.has_grad)
+        for (const auto& [id, hook] : leaf.grad_ready_hooks) hook();
+    }
   }
   if (!options.keep_graph)
-    for (std::size_t i = 0; i <= last; ++i) nodes_[i]->release_graph();
+    for (std::size_t i = 0; i <= last; ++i) nodes_[i]->release_graph(detail::NodeBase::Graph::freed_by_backward);
 }
 
-template array<float> Tape::take_buffer<float>(const shape_type&);
-template array<double> Tape::take_buffer<double>(const shape_type&);
-template std::shared_ptr<Node<float>> Tape::take_node<float>();
-template std::shared_ptr<Node<double>> Tape::take_node<double>();
-template void Tape::take_back<float>(std::shared_ptr<Node<float>>);
-template void Tape::take_back<double>(std::shared_ptr<Node<double>>);
+// A loop that records a step's graph but never clears the tape keeps every step's nodes and buffers
+// alive: memory grows without bound. Several backward passes over one graph do not grow the tape.
+void Tape::warn_if_growing() {
+  if (backward_count_ == 1) size_at_first_backward_ = nodes_.size();
+  if (warned_growing_ || backward_count_ < 10 || nodes_.size() <= 5 * std::max<std::size_t>(size_at_first_backward_, 1))
+    return;
+  warned_growing_ = true;
+  std::cerr << "xgrad: warning: this tape holds " << nodes_.size() << " records after " << backward_count_
+            << " backward passes (" << size_at_first_backward_ << " at the first): it keeps every step's graph. "
+            << "Call tape.clear() after each step (or use one Tape per step).\n";
+}
+
 template void Tape::backward<float>(const TensorT<float>&, BackwardOptions);
 template void Tape::backward<double>(const TensorT<double>&, BackwardOptions);
-template void Tape::backward<float>(const TensorT<float>&, const array<float>&, BackwardOptions);
-template void Tape::backward<double>(const TensorT<double>&, const array<double>&, BackwardOptions);
+template void Tape::backward_seeded<float>(const TensorT<float>&, const array<float>&, BackwardOptions);
+template void Tape::backward_seeded<double>(const TensorT<double>&, const array<double>&, BackwardOptions);
 
-NoGrad::NoGrad() : previous_(grad_on) { grad_on = false; }
-NoGrad::~NoGrad() { grad_on = previous_; }
-bool grad_enabled() { return grad_on; }
+namespace detail {
+
+void NodeBase::check_versions() const {
+  const auto changed = [this](const std::string& what, std::uint64_t now, std::uint64_t seen) {
+    throw graph_error(std::string("backward: op '") + op + "' (record " + std::to_string(tape_index) + ") reads " +
+                      what + ", which was modified in place after the op ran (version " + std::to_string(now) +
+                      ", the op saw " + std::to_string(seen) +
+                      "): its gradient would be wrong. Run the forward pass again after changing it.");
+  };
+  if (version != recorded_version) changed("its own output", version, recorded_version);
+  for (std::size_t j = 0; j < inputs.size() && inputs[j]; ++j)
+    if (inputs[j]->version != input_versions[j])
+      changed("its input " + std::to_string(j) + " ('" + inputs[j]->op + "')", inputs[j]->version, input_versions[j]);
+}
+
+void throw_freed_graph(const NodeBase& node) {
+  if (node.graph == NodeBase::Graph::cleared)
+    throw graph_error(std::string("backward: the graph behind '") + node.op +
+                      "' was released by tape.clear(); run the forward pass again");
+  throw graph_error(std::string("backward: the graph behind '") + node.op +
+                    "' was freed by an earlier backward; pass {.keep_graph = true} to the first "
+                    "backward to run it twice");
+}
+
+}  // namespace detail
+
+NoGrad::NoGrad() { ++no_grad_scopes; }
+NoGrad::~NoGrad() { --no_grad_scopes; }
+bool grad_enabled() { return no_grad_scopes == 0; }
 
 }  // namespace xg

@@ -26,6 +26,7 @@ TensorT<T> TensorT<T>::scalar(T v, bool requires_grad) {
 
 template <class T>
 TensorT<T> TensorT<T>::full(const shape_type& shape, T v, bool requires_grad) {
+  detail::checked_size("Tensor::full", shape);
   array<T> a = array<T>::from_shape(shape);
   a.fill(v);
   return TensorT(std::move(a), requires_grad);
@@ -39,6 +40,25 @@ TensorT<T> TensorT<T>::zeros(const shape_type& shape, bool requires_grad) {
 template <class T>
 TensorT<T> TensorT<T>::ones(const shape_type& shape, bool requires_grad) {
   return full(shape, T(1), requires_grad);
+}
+
+template <class T>
+array<T>& TensorT<T>::mutable_value() const {
+  ++node_->version;
+  return node_->value;
+}
+
+template <class T>
+std::size_t TensorT<T>::add_grad_ready_hook(std::function<void()> hook) {
+  auto& hooks = node_->grad_ready_hooks;
+  const std::size_t id = hooks.empty() ? 0 : hooks.back().first + 1;
+  hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+template <class T>
+void TensorT<T>::remove_grad_ready_hook(std::size_t id) {
+  std::erase_if(node_->grad_ready_hooks, [id](const auto& hook) { return hook.first == id; });
 }
 
 template <class T>

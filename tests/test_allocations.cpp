@@ -39,7 +39,7 @@ BOOST_AUTO_TEST_CASE(a_scalar_step_allocates_nothing) {
     tape.clear();
     Tensor cost = w * w - 10.0f * w + 25.0f;
     tape.backward(cost);
-    w.value()() -= 0.01f * w.grad()();
+    w.mutable_value()() -= 0.01f * w.grad()();
     w.zero_grad();
   });
   BOOST_TEST(counts.news == 0);

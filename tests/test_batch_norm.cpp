@@ -58,8 +58,8 @@ BOOST_AUTO_TEST_CASE(gamma_sqrt_var_plus_eps_and_beta_mean_recover_the_input) {
   State s(3);
   for (std::size_t c = 0; c < 3; ++c) {
     const auto [mean, var] = channel_stats(x.value(), c);
-    s.gamma.value()(c) = std::sqrt(var + 1e-5);
-    s.beta.value()(c) = mean;
+    s.gamma.mutable_value()(c) = std::sqrt(var + 1e-5);
+    s.beta.mutable_value()(c) = mean;
   }
   const array<double> y = batch_norm(x, s.gamma, s.beta, s.running_mean, s.running_var).value();
   for (std::size_t i = 0; i < y.size(); ++i) BOOST_TEST(y.data()[i] == x.value().data()[i], tt::tolerance(1e-10));
@@ -104,10 +104,10 @@ BOOST_AUTO_TEST_CASE(running_statistics_converge_to_the_data_statistics) {
 
 BOOST_AUTO_TEST_CASE(eval_mode_on_one_example_uses_the_running_statistics) {
   State s(2);
-  s.running_mean.value() = array<double>{1.0, -2.0};
-  s.running_var.value() = array<double>{4.0, 0.25};
-  s.gamma.value() = array<double>{2.0, 0.5};
-  s.beta.value() = array<double>{0.1, -0.3};
+  s.running_mean.mutable_value() = array<double>{1.0, -2.0};
+  s.running_var.mutable_value() = array<double>{4.0, 0.25};
+  s.gamma.mutable_value() = array<double>{2.0, 0.5};
+  s.beta.mutable_value() = array<double>{0.1, -0.3};
   const Tensor64 x(array<double>{{3.0, -1.0}});
   const BatchNormOptions eval{.train = false, .eps = 1e-5};
   const array<double> y = batch_norm(x, s.gamma, s.beta, s.running_mean, s.running_var, eval).value();
@@ -153,8 +153,8 @@ BOOST_AUTO_TEST_CASE(fused_and_composed_batch_norm_agree_in_value_gradient_and_r
         const Tensor64 var0(xt::abs(agreement::random_input({5}, 14).value()) + 0.5);
         State fused(5), composed(5);
         for (State* s : {&fused, &composed}) {
-          s->running_mean.value() = mean0.value();
-          s->running_var.value() = var0.value();
+          s->running_mean.mutable_value() = mean0.value();
+          s->running_var.mutable_value() = var0.value();
         }
         const BatchNormOptions options{.train = train, .momentum = 0.2};
         agreement::expect_agreement(
@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(fused_and_composed_batch_norm_agree_in_value_gradient_and_r
 BOOST_AUTO_TEST_CASE(float_statistics_of_data_far_from_zero_keep_their_digits) {
   Generator gen(4);
   Tensor x = normal<float>({512, 256}, 1000.0f, 1.5f, gen);
-  for (std::size_t i = x.size() / 2; i < x.size(); ++i) x.value().data()[i] += 3.0f;
+  for (std::size_t i = x.size() / 2; i < x.size(); ++i) x.mutable_value().data()[i] += 3.0f;
   Tensor gamma = Tensor::ones({256}), beta = Tensor::zeros({256});
   Tensor running_mean = Tensor::zeros({256}), running_var = Tensor::ones({256});
   batch_norm(x, gamma, beta, running_mean, running_var, {.train = true, .momentum = 1.0});  // takes the batch's

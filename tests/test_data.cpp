@@ -142,7 +142,7 @@ data::Split counting_split(std::size_t n) {
   data::Split s;
   s.images = Tensor(array<float>::from_shape({n, 3}));
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t f = 0; f < 3; ++f) s.images.value()(i, f) = static_cast<float>(i);
+    for (std::size_t f = 0; f < 3; ++f) s.images.mutable_value()(i, f) = static_cast<float>(i);
     s.labels.push_back(static_cast<int>(i % 7));
     s.source_index.push_back(i);
   }

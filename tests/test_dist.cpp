@@ -308,3 +308,14 @@ BOOST_AUTO_TEST_CASE(a_search_over_ranks_gives_the_trials_and_results_of_one_pro
       BOOST_TEST(alone_log.jobs == ranks_log.jobs, boost::test_tools::per_element());
   }
 }
+
+BOOST_AUTO_TEST_CASE(buckets_start_their_allreduce_during_backward) {
+  const data::Split split = random_split(global_batch, 8, 4, 6);
+  nn::Sequential replica = small_model(5);
+  dist::DataParallel ddp(replica, *world, {.bucket_bytes = 256});
+  optim::Optimizer opt(replica.parameters(), optim::sgd(0.1));
+  train_steps(replica, opt, split, 1, &ddp);
+  // The first layer's weight is final last, so its bucket alone may wait for synchronize().
+  BOOST_TEST(ddp.buckets().last_timing().started_during_backward + 1 >= ddp.buckets().bucket_count());
+  BOOST_TEST(ddp.buckets().bucket_count() > 2u);
+}

@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(sequential_registers_parameters_and_buffers_with_dotted_nam
 
 BOOST_AUTO_TEST_CASE(parameters_are_shared_handles_not_copies) {
   nn::Sequential model{nn::Linear(2, 2)};
-  model.parameters()[0].value().fill(7.0f);
+  model.parameters()[0].mutable_value().fill(7.0f);
   BOOST_TEST(model.named_parameters()[0].second.value()(0, 0) == 7.0f);
 }
 

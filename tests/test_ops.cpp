@@ -99,9 +99,9 @@ BOOST_AUTO_TEST_CASE(matmul_by_hand) {
   BOOST_TEST(c.value()(0, 0) == 19.0);
   BOOST_TEST(c.value()(1, 1) == 50.0);
   Tensor row = Tensor::ones({1, 2}), column = Tensor::ones({2, 1});
-  row.value()(0, 1) = 2.f;
-  column.value()(0, 0) = 3.f;
-  column.value()(1, 0) = 4.f;
+  row.mutable_value()(0, 1) = 2.f;
+  column.mutable_value()(0, 0) = 3.f;
+  column.mutable_value()(1, 0) = 4.f;
   BOOST_TEST(matmul(row, column).item() == 11.0f);
 }
 

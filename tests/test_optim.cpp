@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(state_round_trips_and_names_bad_entries) {
   run(2);
   const array<float> w_after = w.value();
 
-  std::copy(w_saved.begin(), w_saved.end(), w.value().begin());
+  std::copy(w_saved.begin(), w_saved.end(), w.mutable_value().begin());
   opt.load_state(saved);
   BOOST_TEST(opt.steps() == 3);
   run(2);
@@ -304,7 +304,7 @@ BOOST_AUTO_TEST_CASE(the_differentiable_step_matches_the_in_place_step) {
     fast.step();
     const Tensor updated = taped.differentiable_step()[0];
     BOOST_TEST(w_tape.value()(0) != updated.value()(0));  // the parameter itself is left as it was
-    std::copy(updated.value().begin(), updated.value().end(), w_tape.value().begin());
+    std::copy(updated.value().begin(), updated.value().end(), w_tape.mutable_value().begin());
     fast.zero_grad();
     taped.zero_grad();
     for (int j = 0; j < 2; ++j) BOOST_TEST(w_tape.value()(j) == w_fast.value()(j), tt::tolerance(1e-6f));

@@ -46,9 +46,9 @@ bool same_bits(const TensorT<T>& a, const TensorT<T>& b) {
 std::vector<std::pair<std::string, Tensor>> some_parameters() {
   Generator gen(7);
   Tensor weight = normal<float>({3, 4}, 0.0f, 1.0f, gen);
-  weight.value()(0, 0) = std::numeric_limits<float>::quiet_NaN();
-  weight.value()(0, 1) = -0.0f;
-  weight.value()(0, 2) = std::numeric_limits<float>::denorm_min();
+  weight.mutable_value()(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  weight.mutable_value()(0, 1) = -0.0f;
+  weight.mutable_value()(0, 2) = std::numeric_limits<float>::denorm_min();
   return {{"fc1.weight", weight}, {"fc1.bias", normal<float>({4}, 0.0f, 1.0f, gen)}, {"scale", Tensor::scalar(2.5f)}};
 }
 

@@ -25,7 +25,6 @@ struct OpEntry {
   std::string name;
   std::vector<OpCase> cases;
   Domain domain = Domain::real;
-  GradcheckOptions tolerance = {};
 };
 
 const std::vector<OpEntry>& op_registry();

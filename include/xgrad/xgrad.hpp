@@ -1,5 +1,7 @@
 #pragma once
 // Everything a user of xgrad needs.
+#include "xgrad/anomaly.hpp"
+#include "xgrad/custom_op.hpp"
 #include "xgrad/data/fashion_mnist.hpp"
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"

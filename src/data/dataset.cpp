@@ -84,7 +84,7 @@ void BatchRange::iterator::gather() {
   if (!reusable) batch_.x = Tensor(array<float>::from_shape({rows, features}));
 
   gather_rows(range_->images_, std::span<const std::size_t>(range_->order_).subspan(start_, rows),
-              batch_.x.value().data());
+              batch_.x.mutable_value().data());
   batch_.y = std::span<const int>(range_->labels_in_order_).subspan(start_, rows);
 }
 
@@ -123,7 +123,7 @@ Split Split::select(std::span<const std::size_t> rows) const {
     if (!source_index.empty()) out.source_index.push_back(source_index[row]);
   }
   out.images = Tensor(array<float>::from_shape({rows.size(), features()}));
-  gather_rows(images, rows, out.images.value().data());
+  gather_rows(images, rows, out.images.mutable_value().data());
   return out;
 }
 

@@ -49,7 +49,7 @@ Split make_split(const LabelledImages& source, std::span<const std::size_t> rows
   constexpr std::size_t pixels = image_side * image_side;
   Split split;
   split.images = Tensor(array<float>::from_shape({rows.size(), pixels}));
-  float* out = split.images.value().data();
+  float* out = split.images.mutable_value().data();
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const std::uint8_t* image = source.images.data.data() + rows[r] * pixels;
     for (std::size_t p = 0; p < pixels; ++p) out[r * pixels + p] = image[p] * (1.0f / 255.0f);
@@ -79,7 +79,7 @@ Standardization training_statistics(const Split& train) {
 
 void apply(const Standardization& s, Split& split) {
   const float scale = 1.0f / s.stddev;
-  for (float& x : split.images.value()) x = (x - s.mean) * scale;
+  for (float& x : split.images.mutable_value()) x = (x - s.mean) * scale;
 }
 
 }  // namespace

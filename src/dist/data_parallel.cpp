@@ -38,10 +38,14 @@ GradientBuckets<T>::GradientBuckets(const Context& context, std::vector<TensorT<
     b.data.resize(b.data.size() + parameters_[k].size());
   }
   for (Bucket& b : buckets_) b.pending = b.members.size();
+  if (overlap_)
+    for (std::size_t i = 0; i < parameters_.size(); ++i)
+      hooks_.push_back(parameters_[i].add_grad_ready_hook([this, i] { gradient_ready(i); }));
 }
 
 template <class T>
 GradientBuckets<T>::~GradientBuckets() {
+  for (std::size_t i = 0; i < hooks_.size(); ++i) parameters_[i].remove_grad_ready_hook(hooks_[i]);
   for (Bucket& b : buckets_)
     if (b.started) MPI_Wait(&b.request, MPI_STATUS_IGNORE);
 }
@@ -94,8 +98,9 @@ void GradientBuckets<T>::synchronize(T scale) {
     for (std::size_t m = 0; m < b.members.size(); ++m) {
       TensorT<T>& p = parameters_[b.members[m]];
       const T* src = b.data.data() + b.offsets[m];
-      array<T>& grad = xg::detail::ensure_grad(*p.node());
-      std::transform(src, src + p.size(), grad.begin(), [scale](T v) { return v * scale; });
+      Node<T>& node = *p.node();
+      xg::detail::claim_grad(node);  // replaced, not added to; a parameter backward missed gets one
+      std::transform(src, src + p.size(), node.grad.begin(), [scale](T v) { return v * scale; });
     }
     b.pending = b.members.size();
   }

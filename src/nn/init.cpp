@@ -5,22 +5,10 @@
 
 namespace xg::nn {
 
-const char* init_name(Init init) {
-  switch (init) {
-    case Init::automatic: return "automatic";
-    case Init::xavier_uniform: return "xavier_uniform";
-    case Init::xavier_normal: return "xavier_normal";
-    case Init::he_normal: return "he_normal";
-    case Init::he_uniform: return "he_uniform";
-    case Init::zeros: return "zeros";
-  }
-  return "?";
-}
-
 void initialize(Tensor& w, Init init, Generator& gen, const std::string& layer) {
   const double fan_in = double(w.shape()[0]), fan_out = double(w.shape()[1]);
   const shape_type shape = w.shape_vector();
-  auto fill_from = [&](const Tensor& drawn) { w.value() = drawn.value(); };
+  auto fill_from = [&](const Tensor& drawn) { w.mutable_value() = drawn.value(); };
   switch (init) {
     case Init::automatic:
     case Init::he_normal:
@@ -43,7 +31,7 @@ void initialize(Tensor& w, Init init, Generator& gen, const std::string& layer) 
       std::cerr << "warning: " << layer
                 << ": all-zero initialisation; every neuron of the layer computes the same thing and "
                    "gets the same gradient, so they never differ (symmetry is never broken)\n";
-      w.value().fill(0.0f);
+      w.mutable_value().fill(0.0f);
       break;
   }
 }

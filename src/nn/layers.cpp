@@ -17,7 +17,7 @@ Linear::Linear(std::size_t in, std::size_t out, Init init, bool bias)
 
 void Linear::reset_parameters(Init init, Generator& gen) {
   initialize(weight_, init, gen, describe());
-  if (has_bias_) bias_.value().fill(0.0f);
+  if (has_bias_) bias_.mutable_value().fill(0.0f);
 }
 
 Tensor Linear::forward(const Tensor& x) {

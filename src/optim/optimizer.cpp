@@ -53,7 +53,7 @@ void Optimizer::step() {
 // gradient (or the materialised updates) and end added to the parameter (or materialised).
 void Optimizer::run_blocks(std::size_t first, std::size_t end, bool from_gradient, bool apply) {
   for (std::size_t i : active_) {
-    float* p = params_[i].value().data();
+    float* p = params_[i].mutable_value().data();
     const std::size_t n = params_[i].size();
     if (!apply && updates_[i].size() != n) updates_[i] = array<float>::from_shape(params_[i].shape());
     const float* source = from_gradient ? params_[i].grad().data() : updates_[i].data();
@@ -137,7 +137,7 @@ void Optimizer::load_state(const NamedTensors& state) {
   }
   for (auto& [name, tensor] : live) {
     const array<float>& source = find_entry(state, name)->value();
-    std::copy(source.begin(), source.end(), tensor.value().begin());
+    std::copy(source.begin(), source.end(), tensor.mutable_value().begin());
   }
   step_ = std::lround(step_count.item());
 }

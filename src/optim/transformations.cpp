@@ -51,7 +51,7 @@ void update_each(const Block& b, Rule&& rule, States&... states) {
   const float* p = b.value;
   [&](auto*... s) {
     for (std::size_t j = 0; j < b.size; ++j) update[j] = rule(update[j], p[j], s[j]...);
-  }(states[b.param].value().data() + b.begin...);
+  }(states[b.param].mutable_value().data() + b.begin...);
 }
 
 // The tape counterpart: the state enters as constants (the graph of one step does not reach back into
@@ -61,7 +61,7 @@ void update_each(Updates<Tensor>& u, Rule&& rule, States&... states) {
   for (std::size_t i : u.active) {
     [&](auto... s) {
       u.values[i] = rule(u.values[i], u.params[i], s...);
-      (std::copy(s.value().begin(), s.value().end(), states[i].value().begin()), ...);
+      (std::copy(s.value().begin(), s.value().end(), states[i].mutable_value().begin()), ...);
     }(states[i].detach()...);
   }
 }
@@ -242,14 +242,14 @@ class ScaleByHypergradientLr final : public Transformation {
       const Tensor previous_update = rules::scale(direction_[i], -lr);
       tape.backward(previous_update, params[i].grad(), {.keep_graph = true});
     }
-    if (lr.has_grad()) lr_.value()() -= hyper_lr_ * lr.grad()();
+    if (lr.has_grad()) lr_.mutable_value()() -= hyper_lr_ * lr.grad()();
     // A parameter without a gradient does not move this step, so its next replay must add nothing.
     std::size_t next = 0;
     for (std::size_t i = 0; i < direction_.size(); ++i) {
       if (next < active.size() && active[next] == i)
         ++next;
       else
-        direction_[i].value().fill(0.0f);
+        direction_[i].mutable_value().fill(0.0f);
     }
   }
   void update(const Block& b) override { run(b, lr_.item()); }

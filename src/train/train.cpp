@@ -230,7 +230,7 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
       if (saved.shape_vector() != t.shape_vector())
         throw data_error(path.string() + ": tensor '" + prefix + name + "' has shape " + shape_string(saved.shape()) +
                          " but the model's is " + shape_string(t.shape()));
-      t.value() = saved.value();
+      t.mutable_value() = saved.value();
     }
   };
   restore("model.", model.named_parameters());

@@ -44,7 +44,7 @@ void AdjustableLearningRate::set(double lr) {
   if (!(lr > 0) || !std::isfinite(lr))
     throw value_error("tune::AdjustableLearningRate::set: the learning rate must be finite and > 0, got " +
                       std::to_string(lr));
-  lr_.value()() = float(lr);
+  lr_.mutable_value()() = float(lr);
 }
 
 }  // namespace xg::tune

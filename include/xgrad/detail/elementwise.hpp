@@ -1,7 +1,7 @@
 #pragma once
-// Builders for element-wise ops. unary_op: the forward is an xtensor expression evaluated into a
-// pooled buffer, the backward a function of the input node, d(out) and out. binary_op: a value and
-// two partial derivatives. map_op: a value and a derivative of one number, both plain loops.
+// Element-wise ops, each defined by its value and its local derivative(s): unary_op(f, df) and
+// binary_op(f, d_dx, d_dy). Backward multiplies the incoming gradient by the local derivative and
+// hands it to add_grad, which owns overwriting, adding and undoing broadcasting.
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
@@ -10,29 +10,43 @@
 
 namespace xg::detail {
 
-template <class T, class Forward, class Backward>
-TensorT<T> unary_op(const char* op, const TensorT<T>& x, Forward&& forward, Backward&& backward) {
-  array<T> out = new_buffer<T>(to_shape(x.shape()));
-  xt::noalias(out) = forward(x.value());
-  return make_result<T>(op, std::move(out), {&x},
-                        [x = x.node(), backward](const array<T>& g, const array<T>& y) {
-                          backward(*x, g, y);
-                        });
-}
+// How an element-wise op runs. loops: f and df are called on numbers in plain loops, which the
+// compiler vectorises and TBB splits above the grain (relu, affine, pow). expressions: f and df are
+// called on whole xtensor expressions, which xsimd vectorises (exp, log, tanh: the compiler keeps
+// those scalar in plain loops).
+enum class Kernel { loops, expressions };
 
-// Adds grad_of(k) to node.grad[k] for every element k (overwriting a freshly claimed buffer), in
-// parallel above the grain.
-template <class T, class GradOf>
-void accumulate_elements(Node<T>& node, GradOf&& grad_of) {
-  if (!node.requires_grad) return;
-  const bool fresh = claim_grad(node);
-  T* grad = node.grad.data();
-  parallel_ranges(node.grad.size(), [&](std::size_t begin, std::size_t end) {
-    if (fresh)
-      for (std::size_t k = begin; k < end; ++k) grad[k] = grad_of(k);
-    else
-      for (std::size_t k = begin; k < end; ++k) grad[k] += grad_of(k);
-  });
+// out = f(x); d(loss)/dx = g * df(x, out).
+template <Kernel kernel, class T, class F, class DF>
+TensorT<T> unary_op(const char* op, const TensorT<T>& x, F f, DF df, Reads reads = Reads::values) {
+  array<T> out = new_buffer<T>(to_shape(x.shape()));
+  if constexpr (kernel == Kernel::loops) {
+    const T* in = x.value().data();
+    T* y = out.data();
+    parallel_ranges(out.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) y[i] = f(in[i]);
+    });
+  } else {
+    xt::noalias(out) = f(x.value());
+  }
+  return make_result<T>(
+      op, std::move(out), {&x},
+      [x = x.node(), op, df](const array<T>& g, const array<T>& out) {
+        if constexpr (kernel == Kernel::loops) {
+          add_grad(*x, op, to_shape(out.shape()), [&](T* dst, bool overwrite) {
+            const T *gy = g.data(), *in = x->value.data(), *y = out.data();
+            parallel_ranges(out.size(), [&](std::size_t begin, std::size_t end) {
+              if (overwrite)
+                for (std::size_t i = begin; i < end; ++i) dst[i] = gy[i] * df(in[i], y[i]);
+              else
+                for (std::size_t i = begin; i < end; ++i) dst[i] += gy[i] * df(in[i], y[i]);
+            });
+          });
+        } else {
+          add_grad(*x, op, g * df(x->value, out));
+        }
+      },
+      reads);
 }
 
 // The elements of an operand that the output repeats row after row: the operand's shape, leading
@@ -62,13 +76,14 @@ void for_each_output(std::size_t n, std::size_t ma, std::size_t mb, Body&& body)
     for (std::size_t j = 0; j < m; ++j) body(base + j, ma == n ? base + j : j, mb == n ? base + j : j);
 }
 
-// An element-wise op of two tensors from its value f(x, y) and partial derivatives d_dx(x, y, out)
-// and d_dy(x, y, out), each written once as a generic function. When one operand has the output's
-// elements and the other the same or a repeated row of them (no broadcasting, a bias, a scalar:
-// nearly every use) they run on numbers in plain loops; otherwise on xtensor expressions, and
-// accumulate sums the broadcast gradient back down.
+// out = f(x, y); d(loss)/dx = g * d_dx(x, y, out), d(loss)/dy = g * d_dy(x, y, out), each written
+// once as a generic function of numbers or arrays. When one operand has the output's elements and
+// the other the same or a repeated row of them (no broadcasting, a bias, a scalar: nearly every
+// use) they run on numbers in plain loops; otherwise on xtensor expressions. Either way add_grad
+// sums a broadcast operand's gradient back down.
 template <class T, class F, class DX, class DY>
-TensorT<T> binary_op(const char* op, const TensorT<T>& a, const TensorT<T>& b, F f, DX d_dx, DY d_dy) {
+TensorT<T> binary_op(const char* op, const TensorT<T>& a, const TensorT<T>& b, F f, DX d_dx, DY d_dy,
+                     Reads reads = Reads::values) {
   const bool same_shape = std::equal(a.shape().begin(), a.shape().end(), b.shape().begin(), b.shape().end());
   const shape_type shape = same_shape ? to_shape(a.shape()) : broadcast_shapes(op, to_shape(a.shape()), to_shape(b.shape()));
   array<T> out = new_buffer<T>(shape);
@@ -89,44 +104,24 @@ TensorT<T> binary_op(const char* op, const TensorT<T>& a, const TensorT<T>& b, F
         const array<T>& x = a->value;
         const array<T>& y = b->value;
         if (!loops) {
-          accumulate(*a, g * d_dx(x, y, out), op);
-          accumulate(*b, g * d_dy(x, y, out), op);
+          add_grad(*a, op, g * d_dx(x, y, out));
+          add_grad(*b, op, g * d_dy(x, y, out));
           return;
         }
         const T *px = x.data(), *py = y.data(), *po = out.data(), *gy = g.data();
-        // d(loss)/d(input) = g * partial, summed over the rows an input repeats over. A fresh
-        // gradient of the output's size is overwritten; any other is added to.
-        const auto add_grad = [&](Node<T>& node, std::size_t m, auto pick, auto partial) {
-          if (!node.requires_grad) return;
-          const bool overwrite = m == n && claim_grad(node);
-          T* grad = ensure_grad(node).data();
-          for_each_output(n, ma, mb, [&](std::size_t k, std::size_t i, std::size_t j) {
-            const T d = gy[k] * partial(px[i], py[j], po[k]);
-            T& slot = grad[pick(i, j)];
-            slot = overwrite ? d : slot + d;
+        // g * partial over the output's shape; an operand that repeats over rows gets it summed.
+        const auto add_partial = [&](Node<T>& node, auto partial) {
+          add_grad(node, op, to_shape(out.shape()), [&](T* dst, bool overwrite) {
+            for_each_output(n, ma, mb, [&](std::size_t k, std::size_t i, std::size_t j) {
+              const T d = gy[k] * partial(px[i], py[j], po[k]);
+              dst[k] = overwrite ? d : dst[k] + d;
+            });
           });
         };
-        add_grad(*a, ma, [](std::size_t i, std::size_t) { return i; }, d_dx);
-        add_grad(*b, mb, [](std::size_t, std::size_t j) { return j; }, d_dy);
-      });
-}
-
-// out[i] = forward(x[i]); backward writes d(x)[i] = backward(g[i], x[i], out[i]) straight into x's
-// gradient, with no expression or temporary in between. Both are loops the compiler vectorises,
-// parallel above the grain. Not for exp and the like: the compiler keeps those scalar, while xsimd
-// vectorises them in unary_op's expressions.
-template <class T, class Forward, class Backward>
-TensorT<T> map_op(const char* op, const TensorT<T>& x, Forward forward, Backward backward) {
-  array<T> out = new_buffer<T>(to_shape(x.shape()));
-  const T* in = x.value().data();
-  T* y = out.data();
-  parallel_ranges(out.size(), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) y[i] = forward(in[i]);
-  });
-  return make_result<T>(op, std::move(out), {&x}, [x = x.node(), backward](const array<T>& g, const array<T>& out) {
-    const T *gy = g.data(), *in = x->value.data(), *y = out.data();
-    accumulate_elements(*x, [&](std::size_t i) { return backward(gy[i], in[i], y[i]); });
-  });
+        add_partial(*a, d_dx);
+        add_partial(*b, d_dy);
+      },
+      reads);
 }
 
 }  // namespace xg::detail

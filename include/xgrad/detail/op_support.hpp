@@ -1,35 +1,62 @@
 #pragma once
-// What every op in ops/ uses: making an output node, accumulating gradients (undoing broadcasting in
-// this one place), strided reductions, axis handling and the BLAS bridge.
+// What every op in ops/ uses: buffers and nodes from the tape's pool, the one entry point through
+// which a backward adds to an input's gradient (add_grad, which undoes broadcasting), recording an
+// op's result, and shape helpers.
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <string>
 #include <type_traits>
 
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "xgrad/anomaly.hpp"
+#include "xgrad/detail/tape_pool.hpp"
 #include "xgrad/tensor.hpp"
 
 namespace xg::detail {
 
+template <class S>
+shape_type to_shape(const S& s) {
+  return shape_type(s.begin(), s.end());
+}
+
+// The element count of a shape; shape_error naming the op when the product overflows or exceeds
+// 2^56 elements (far beyond any memory, and its bytes still fit a size_t), instead of wrapping
+// around to a small number.
+std::size_t checked_size(const char* op, std::span<const std::size_t> shape);
+template <class S>
+std::size_t checked_size(const char* op, const S& shape) {
+  return checked_size(op, std::span<const std::size_t>(shape.data(), shape.size()));
+}
+
 // A buffer for an op's output: taken from the active tape's pool when one of that size is free.
 template <class T>
 array<T> new_buffer(const shape_type& shape) {
-  if (Tape* tape = Tape::active()) return tape->take_buffer<T>(shape);
+  if (Tape* tape = Tape::active()) return tape->pool().take_buffer<T>(shape);
+  checked_size("new_buffer", shape);
   return array<T>::from_shape(shape);
 }
 
 // A node for an op's output (or a saved buffer): one the active tape took back, if it has one.
 template <class T>
 std::shared_ptr<Node<T>> new_node() {
-  if (Tape* tape = Tape::active()) return tape->take_node<T>();
+  if (Tape* tape = Tape::active()) return tape->pool().take_node<T>();
   return std::make_shared<Node<T>>();
 }
 
-template <class S>
-shape_type to_shape(const S& s) {
-  return shape_type(s.begin(), s.end());
+// A buffer an op saves for its backward (batch norm's per-channel statistics, dropout's mask, max's
+// positions as std::int64_t). It is held by a node on the active tape, so that tape.clear()
+// recycles it like an output; op names whose buffer it is.
+template <class T>
+std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
+  auto node = new_node<T>();
+  node->value = new_buffer<T>(shape);
+  node->op = op;
+  if (Tape* tape = Tape::active()) tape->record(node);
+  return node;
 }
 
 // NumPy broadcasting of two shapes; throws shape_error naming the op and both shapes.
@@ -46,25 +73,21 @@ AxisSplit split_at_axis(const shape_type& shape, std::size_t axis);
 
 // Strided reductions and their adjoint, for tensors of `shape` (contiguous, row-major) against a
 // smaller tensor whose stride for each dimension of `shape` is given (0 where it is broadcast):
-// sum_into:       small[offset(i)] += big[i]   (sum over the broadcast dimensions)
-// broadcast_into: big[i] += small[offset(i)]   (the gradient of sum_into)
+// sum_into:       small[offset(i)] += big[i]           (sum over the broadcast dimensions)
+// broadcast_into: big[i] += scale * small[offset(i)]   (the gradient of sum_into)
 template <class T>
 void sum_into(const T* big, std::span<const std::size_t> shape, std::span<const std::size_t> small_strides,
               T* small);
 template <class T>
 void broadcast_into(const T* small, std::span<const std::size_t> shape,
-                    std::span<const std::size_t> small_strides, T* big);
+                    std::span<const std::size_t> small_strides, T* big, T scale = T(1));
 
 // Row-major strides of keep_shape (same rank as the big shape) with 0 where keep_shape has a 1.
 shape_type reduced_strides(const shape_type& keep_shape);
 
-// Adds g, summed down to the node's shape where g was broadcast, to node.grad.
-template <class T>
-void accumulate_reduced(Node<T>& node, const array<T>& g, const char* op);
-
-// Makes node.grad hold a buffer of the node's shape for this pass. Returns true when the buffer is
-// fresh (its contents undefined: the caller overwrites it) and false when it already holds a partial
-// gradient (the caller adds to it). Buffers come from the tape's pool, so steps reuse them.
+// Makes node.grad a buffer of the node's shape for this pass. True when it is fresh (its contents
+// undefined: overwrite it), false when it holds a partial gradient (add to it). Only add_grad and
+// the backward seed call it.
 template <class T>
 bool claim_grad(Node<T>& node) {
   if (node.has_grad) return false;
@@ -76,80 +99,73 @@ bool claim_grad(Node<T>& node) {
   return true;
 }
 
-// node.grad, zeroed when claimed fresh: for kernels that add into it.
+// Adds g, laid out over a broadcast of the input's shape, summed back down to that shape.
 template <class T>
-array<T>& ensure_grad(Node<T>& node) {
-  if (claim_grad(node)) node.grad.fill(T(0));
-  return node.grad;
-}
+void add_broadcast_grad(Node<T>& input, const array<T>& g, const char* op);
 
-// A buffer an op saves for its backward (batch norm's per-channel statistics, dropout's mask). It
-// is held by a node on the active tape, so that tape.clear() recycles it like an output; op names
-// whose buffer it is.
-template <class T>
-std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
-  auto node = new_node<T>();
-  node->value = new_buffer<T>(shape);
-  node->op = op;
-  if (Tape* tape = Tape::active()) tape->record(node);
-  return node;
-}
-
-// Adds the expression e (d(loss)/d(input) as the op computed it) to the input's gradient. Only
-// inputs that require gradients are touched; a broadcast input gets the sum over broadcast axes.
-template <class T, class E>
-void accumulate(Node<T>& node, const E& e, const char* op) {
-  if (!node.requires_grad) return;
-  const auto& es = e.shape();
-  const auto& ns = node.value.shape();
-  if (std::equal(es.begin(), es.end(), ns.begin(), ns.end())) {
-    if (claim_grad(node))
-      xt::noalias(node.grad) = e;
-    else
-      xt::noalias(node.grad) += e;
-  } else if constexpr (std::is_same_v<std::decay_t<E>, array<T>>) {
-    accumulate_reduced(node, e, op);  // already evaluated: no copy (a broadcast bias's gradient)
-  } else {
-    // Evaluated into a buffer the tape recycles (not a fresh array each step), then summed down.
-    const auto evaluated = saved_buffer<T>(op, to_shape(es));
-    xt::noalias(evaluated->value) = e;
-    accumulate_reduced(node, evaluated->value, op);
+// The one way a backward adds d(loss)/d(input) to an input's gradient. write(dst, overwrite)
+// writes the gradient laid out over `shape` into dst: storing when overwrite is true, adding
+// otherwise. `shape` is the input's own shape (dst is then its gradient: a first contribution
+// overwrites a fresh buffer, later ones add), or the broadcast shape the op used (dst is then a
+// scratch buffer the tape recycles, summed back to the input's shape here, in one place). Inputs
+// that need no gradient are skipped: write is not called.
+template <class T, class Write>
+void add_grad(Node<T>& input, const char* op, const shape_type& shape, Write&& write) {
+  if (!input.requires_grad) return;
+  const auto& own = input.value.shape();
+  if (std::equal(shape.begin(), shape.end(), own.begin(), own.end())) {
+    const bool fresh = claim_grad(input);
+    write(input.grad.data(), fresh);
+    return;
   }
+  const auto scratch = saved_buffer<T>(op, shape);
+  write(scratch->value.data(), true);
+  add_broadcast_grad(input, scratch->value, op);
 }
 
-// "[-1.5, 3]" (and how many NaNs): the range of a value, for anomaly reports.
-template <class T>
-std::string range_string(const array<T>& a);
-
-// Throws numeric_error: op produced NaN/Inf from inputs with the given ranges.
-template <class T, class Inputs>
-[[noreturn]] void throw_forward_anomaly(const Node<T>& out, const Inputs& inputs) {
-  std::string msg = std::string("anomaly: op '") + out.op + "' produced a non-finite value (output range " +
-                    range_string(out.value) + ")";
-  if (const Tape* tape = Tape::active())
-    msg += " at step " + std::to_string(tape->backward_count() + 1) + ", record " + std::to_string(tape->size());
-  std::size_t i = 0;
-  for (const TensorT<T>* in : inputs)
-    msg += "; input " + std::to_string(i++) + " ('" + in->op() + "') range " + range_string(in->value());
-  throw numeric_error(msg);
+// The same for a gradient given as an xtensor expression (g * out, a where(), a transpose).
+template <class T, class E>
+  requires xt::is_xexpression<std::decay_t<E>>::value
+void add_grad(Node<T>& input, const char* op, const E& e) {
+  if (!input.requires_grad) return;
+  const shape_type shape = to_shape(e.shape());
+  add_grad(input, op, shape, [&](T* dst, bool overwrite) {
+    auto view = xt::adapt(dst, checked_size(op, shape), xt::no_ownership(), shape);
+    if (overwrite)
+      xt::noalias(view) = e;
+    else
+      xt::noalias(view) += e;
+  });
 }
+
+// Whether an op's backward reads its inputs' and its own value (most do), or only the incoming
+// gradient (add, sub, reshape, sum...). Reads::values makes backward check that none of them was
+// changed in place since the op ran.
+enum class Reads { values, nothing };
 
 // The node for an op's result. It records on the active tape, with its backward closure, when
 // gradients are enabled and some input requires them; otherwise it is a constant.
 template <class T, class Inputs, class Backward>
-TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs, Backward&& backward) {
+TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs, Backward&& backward,
+                          Reads reads) {
   auto node = new_node<T>();
   node->value = std::move(value);
   node->op = op;
   if (detect_anomaly() && !node->value_is_finite()) throw_forward_anomaly(*node, inputs);
   std::size_t slot = 0;
   for (const TensorT<T>* in : inputs)
-    if (slot < node->inputs.size()) node->inputs[slot++] = in->node().get();
+    if (slot < node->inputs.size()) {
+      node->inputs[slot] = in->node().get();
+      node->input_versions[slot++] = in->node()->version;
+    }
+  node->reads_values = reads == Reads::values;
   Tape* tape = Tape::active();
   bool needs_grad = false;
   if (tape && grad_enabled())
     for (const auto& in : inputs) needs_grad = needs_grad || in->requires_grad();
   if (needs_grad) {
+    for (const TensorT<T>* in : inputs)
+      if (!in->node()->grad_ready_hooks.empty()) tape->arm_grad_ready_hooks(in->node());
     node->requires_grad = true;
     node->backward = std::forward<Backward>(backward);
     tape->record(node);
@@ -158,24 +174,18 @@ TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs
 }
 
 template <class T, class Backward>
-TensorT<T> make_result(const char* op, array<T>&& value,
-                       std::initializer_list<const TensorT<T>*> inputs, Backward&& backward) {
-  return make_result_of<T>(op, std::move(value), inputs, std::forward<Backward>(backward));
+TensorT<T> make_result(const char* op, array<T>&& value, std::initializer_list<const TensorT<T>*> inputs,
+                       Backward&& backward, Reads reads = Reads::values) {
+  return make_result_of<T>(op, std::move(value), inputs, std::forward<Backward>(backward), reads);
 }
 
 // For ops with a variable number of inputs (l2_penalty over a parameter list).
 template <class T, class Backward>
 TensorT<T> make_result(const char* op, array<T>&& value, const std::vector<TensorT<T>>& inputs,
-                       Backward&& backward) {
+                       Backward&& backward, Reads reads = Reads::values) {
   std::vector<const TensorT<T>*> pointers;
   for (const auto& in : inputs) pointers.push_back(&in);
-  return make_result_of<T>(op, std::move(value), pointers, std::forward<Backward>(backward));
+  return make_result_of<T>(op, std::move(value), pointers, std::forward<Backward>(backward), reads);
 }
-
-// C = alpha * op(A) * op(B) + beta * C, row-major, through BLAS (sgemm/dgemm).
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
-          const float* a, const float* b, float beta, float* c);
-void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha,
-          const double* a, const double* b, double beta, double* c);
 
 }  // namespace xg::detail

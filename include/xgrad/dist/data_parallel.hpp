@@ -35,8 +35,10 @@ struct BucketTiming {
 
 // The gradients of `parameters` averaged over the ranks, in buckets of about bucket_bytes. A
 // bucket holds parameters in reverse order (the order backward finishes them); its MPI_Iallreduce
-// starts when its last gradient is final (each parameter's grad-ready hook) or, at the latest, in
-// synchronize(). Every rank must run the same graph, so the buckets start in the same order.
+// starts during backward as soon as its last gradient is final (each parameter's grad-ready hook,
+// called by the tape walk) or, at the latest, in synchronize(). Every rank must run the same graph,
+// so the buckets start in the same order. One backward per step (no gradient accumulation over
+// several backward passes: the hook takes a gradient as final the first time).
 template <class T>
 class GradientBuckets {
  public:
@@ -73,7 +75,7 @@ class GradientBuckets {
   std::vector<Bucket> buckets_;
   std::vector<std::pair<std::size_t, std::size_t>> place_;  // parameter -> (bucket, member)
   std::vector<bool> ready_;
-  std::vector<std::size_t> hooks_;
+  std::vector<std::size_t> hooks_;  // each parameter's grad-ready hook
   bool overlap_;
   BucketTiming timing_;
 };

@@ -17,8 +17,6 @@ enum class Init {
   zeros,           // every neuron would learn the same thing: warns
 };
 
-const char* init_name(Init init);
-
 // Fills w (fan_in, fan_out) in place. Init::automatic means he_normal here.
 void initialize(Tensor& w, Init init, Generator& gen, const std::string& layer);
 

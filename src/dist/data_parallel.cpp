@@ -123,8 +123,8 @@ DataParallel::DataParallel(nn::Module& model, const Context& context, DataParall
     : model_(model), context_(context), replica_sum_(std::make_shared<AllreduceSum>(context)) {
   context_.check_same("the model (a fingerprint of its layers and parameter shapes)",
                       fingerprint(model_signature(model)));
-  for (auto& [name, t] : model.named_parameters()) context_.broadcast(std::span<float>(t.value().data(), t.size()));
-  for (auto& [name, t] : model.named_buffers()) context_.broadcast(std::span<float>(t.value().data(), t.size()));
+  for (auto& [name, t] : model.named_parameters()) context_.broadcast(std::span<float>(t.mutable_value().data(), t.size()));
+  for (auto& [name, t] : model.named_buffers()) context_.broadcast(std::span<float>(t.mutable_value().data(), t.size()));
   for (const auto& [name, gen] : model.named_generators()) {
     std::ostringstream out;
     out << *gen;

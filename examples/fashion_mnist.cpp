@@ -1,7 +1,10 @@
 // Trains an MLP on Fashion-MNIST: Linear (no bias) -> BatchNorm -> ReLU per hidden layer, softmax
 // cross-entropy, Adam. Writes metrics.csv, curves.png and checkpoint.safetensors to --out.
+// `mpirun -np K fashion_mnist --distributed` trains data-parallel: each global batch split over the
+// K ranks (docs/distributed.md); rank 0 prints and writes.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <xgrad/xgrad.hpp>
@@ -42,7 +45,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::vector<std::size_t> hidden{512, 256};
   std::string optimizer_name = "adam", out = "out/fashion_mnist", data_dir = data::FashionMnistOptions{}.dir;
-  bool resume = false, overwrite = false, evaluate_only = false;
+  bool resume = false, overwrite = false, evaluate_only = false, distributed = false;
+  std::size_t bucket_mb = 25;
   app.add_option("--epochs", epochs, "epochs to train")->capture_default_str();
   app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
   app.add_option("--lr", lr, "learning rate")->capture_default_str();
@@ -56,9 +60,18 @@ int main(int argc, char** argv) {
   app.add_flag("--overwrite", overwrite, "start afresh, discarding the run already in --out");
   app.add_flag("--evaluate", evaluate_only, "load the checkpoint in --out and evaluate it on the test set");
   app.add_option("--overfit-small", overfit, "sanity check: train on N examples until 100% training accuracy");
+  app.add_flag("--distributed", distributed, "data-parallel over the ranks of mpirun (--batch-size is the global batch)");
+  app.add_option("--bucket-mb", bucket_mb, "with --distributed: MiB of gradients per allreduce")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   return run_reporting_errors([&] {
+#ifdef XGRAD_WITH_MPI
+    std::unique_ptr<dist::Context> world = distributed ? std::make_unique<dist::Context>(argc, argv) : nullptr;
+    // Quiet ranks: only rank 0 prints (errors still reach stderr from every rank).
+    if (world && !world->is_main()) std::freopen("/dev/null", "w", stdout);
+#else
+    if (distributed) throw value_error("--distributed: this build has no MPI (install libopenmpi-dev, then reconfigure)");
+#endif
     if (threads > 0) set_num_threads(threads);
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     nn::manual_seed(seed);
@@ -66,6 +79,16 @@ int main(int argc, char** argv) {
     nn::Sequential model = make_model(hidden, data.train.images.shape()[1], data.classes);
     optim::Optimizer optimizer(model.parameters(), make_optimizer(optimizer_name, lr));
     std::cout << model.describe() << "\n";
+#ifdef XGRAD_WITH_MPI
+    std::unique_ptr<dist::DataParallel> ddp =
+        world ? std::make_unique<dist::DataParallel>(model, *world, dist::DataParallelOptions{.bucket_bytes = bucket_mb << 20})
+              : nullptr;
+    train::Replicas* replicas = ddp.get();
+    if (world) std::printf("data-parallel over %d ranks: %zu gradient buckets of up to %zu MiB\n", world->size(),
+                           ddp->buckets().bucket_count(), bucket_mb);
+#else
+    train::Replicas* replicas = nullptr;
+#endif
 
     if (overfit > 0) {
       const int needed = train::overfit_small(model, optimizer, data.train, overfit);
@@ -86,10 +109,11 @@ int main(int argc, char** argv) {
     const train::History history = train::fit(
         model, optimizer, data,
         {.epochs = epochs, .batch_size = batch_size, .seed = seed, .out_dir = out_dir, .resume = resume,
-         .overwrite = overwrite});
+         .overwrite = overwrite, .replicas = replicas});
     const train::Evaluation test = train::evaluate(model, data.test);
     const bool trained = !history.epochs.empty();  // --epochs 0, or a resume with nothing left to do
-    const bool plotted = trained && train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
+    const bool plotted = trained && (!replicas || replicas->is_main()) &&
+                         train::plot_curves(out_dir / "metrics.csv", out_dir / "curves.png");
 
     const std::size_t examples = history.epochs.size() * data.train.size();
     const auto& last = history.epochs.empty() ? train::EpochRecord{} : history.epochs.back();

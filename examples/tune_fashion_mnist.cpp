@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <memory>
+
 #include <CLI/CLI.hpp>
 #include <xgrad/xgrad.hpp>
 
@@ -100,6 +102,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   return run_reporting_errors([&] {
+#ifdef XGRAD_WITH_MPI
+    // Under mpirun the trials spread over the ranks; rank 0 prints, writes and retrains.
+    std::unique_ptr<dist::Context> world = dist::launched_by_mpi() ? std::make_unique<dist::Context>(argc, argv) : nullptr;
+    std::unique_ptr<dist::TrialProcesses> ranks = world ? std::make_unique<dist::TrialProcesses>(*world) : nullptr;
+    if (world && !world->is_main()) std::freopen("/dev/null", "w", stdout);
+    tune::Processes* processes = ranks.get();
+#else
+    tune::Processes* processes = nullptr;
+#endif
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     const std::filesystem::path out_dir(out);
     if (train_examples == 1)
@@ -134,11 +145,13 @@ int main(int argc, char** argv) {
                       t.id, t.rung, t.budget, 100 * t.score.accuracy, t.score.loss, t.seconds,
                       describe(t.config).c_str(), t.error.empty() ? "" : "  failed: ", t.error.c_str());
           std::fflush(stdout);
-        }};
+        },
+        .processes = processes};
     std::printf("%zu trials x %d rounds on %zu training examples, %s, rungs of", trials, rounds, trial_data.train.size(),
                 scheduler.c_str());
     for (double b : tune::rung_budgets(search)) std::printf(" %.3g", b);
     std::printf(" epochs, %d at a time", threads);
+    if (processes) std::printf(" on each of %zu ranks", processes->count());
     if (search.scheduler == tune::Scheduler::asha) std::printf(" (%d virtual workers)", asha_workers);
     std::printf("\n");
 
@@ -146,6 +159,7 @@ int main(int argc, char** argv) {
     const std::vector<tune::Trial> results =
         tune::coarse_to_fine(search_space(), objective, {.rounds = rounds, .keep = keep, .search = search});
     const double search_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (processes && processes->index() != 0) return 0;  // rank 0 has the same results and writes them
     if (results.front().rung < 0)  // sorted best first: none completed a rung
       throw value_error("every trial failed before its first rung, e.g. with: " + results.front().error);
 

@@ -108,22 +108,48 @@ void channel_statistics(const Channels& ch, std::size_t o0, std::size_t o1, cons
 }
 }  // namespace
 
+// Over the replicas (SyncBatchNorm): from each replica's count n_r and mean m_r, the global count n
+// and mean mu = sum n_r m_r / n; then the squared deviations from mu, sum M2_r + n_r (m_r - mu)^2,
+// which keep Chan et al.'s accuracy (no E[x^2] - E[x]^2). Two sums of C + 1 and C values. mean
+// holds the replica's means on entry, m2 its squared deviations; `scratch` (C + 1 values) keeps n.
+template <class T>
+void sum_statistics_over_replicas(const ReplicaSum& replica_sum, std::size_t channels, std::size_t count, T* mean,
+                                  T* m2, T* scratch) {
+  for (std::size_t c = 0; c < channels; ++c) scratch[c] = T(count) * mean[c];
+  scratch[channels] = T(count);
+  replica_sum(std::span<T>(scratch, channels + 1));
+  const T total = scratch[channels];
+  if (total < T(2))
+    throw value_error("batch_norm: train mode needs at least 2 values per channel over all replicas, but they hold " +
+                      std::to_string(std::size_t(total)));
+  for (std::size_t c = 0; c < channels; ++c) {
+    const T mu = scratch[c] / total, d = mean[c] - mu;
+    m2[c] += T(count) * d * d;
+    mean[c] = mu;
+  }
+  replica_sum(std::span<T>(m2, channels));
+}
+
 // Train: mu and the biased variance over the batch, out = gamma * (x - mu) / sqrt(var + eps) + beta;
 // the running statistics are updated in place. Eval: the same with the running statistics. Saves
 // mu and 1/std per channel, not x_hat: backward recomputes it from x, which it reads as it would
-// read x_hat, and forward is spared writing it.
+// read x_hat, and forward is spared writing it. With options.replica_sum the batch is the union of
+// every replica's (see ReplicaSum).
 template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
   const Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options);
   const Parts parts(ch);
+  const ReplicaSum* replica_sum = options.train ? options.replica_sum : nullptr;
   // Rows: mu, 1/std, then two per part for its sums (here the mean and the squared deviations,
-  // in backward those of g and g * (x - mu)). Held by the tape, so that steps reuse it.
-  const auto stats = detail::saved_buffer<T>("batch_norm", {2 + 2 * parts.count, ch.c});
+  // in backward those of g and g * (x - mu)), then over replicas two more: the global count at
+  // [C] (and scratch before it). Held by the tape, so that steps reuse it.
+  const auto stats = detail::saved_buffer<T>("batch_norm", {2 + 2 * parts.count + (replica_sum ? 2 : 0), ch.c});
   T* mean = stats->value.data();
   T* inv_std = mean + ch.c;
   const auto partial = [&](std::size_t p, std::size_t j) { return mean + (2 + 2 * p + j) * ch.c; };
   T* var = partial(0, 1);  // the parts' squared deviations combine into the first's
+  T* replica_scratch = partial(parts.count, 0);
   const T* in = x.value().data();
   const T eps = T(options.eps);
   if (options.train) {
@@ -144,13 +170,18 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
         var[c] += m2_b[c] + d * d * v;
       }
     }
-    const T inv_m = T(1) / T(ch.count());
+    for (std::size_t c = 0; c < ch.c; ++c) mean[c] = shift_of(ch, in, 0, c) + m[c];
+    std::size_t count = ch.count();
+    if (replica_sum) {
+      sum_statistics_over_replicas(*replica_sum, ch.c, count, mean, var, replica_scratch);
+      count = std::size_t(replica_scratch[ch.c]);
+    }
+    const T inv_m = T(1) / T(count);
     for (std::size_t c = 0; c < ch.c; ++c) {
-      mean[c] = shift_of(ch, in, 0, c) + m[c];
       var[c] *= inv_m;
       inv_std[c] = T(1) / std::sqrt(var[c] + eps);
     }
-    detail::update_running_statistics(running_mean, running_var, mean, var, ch.count(), options.momentum);
+    detail::update_running_statistics(running_mean, running_var, mean, var, count, options.momentum);
   } else {
     const T* rm = running_mean.value().data();
     const T* rv = running_var.value().data();
@@ -171,10 +202,11 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
 
   // With x_hat = (x - mu) / std: d(beta) = sum g; d(gamma) = sum g * x_hat; d(x) = gamma / std *
   // (g - a - x_hat * b) with a = mean(g) and b = mean(g * x_hat) in train mode (mu and var depend on
-  // x), a = b = 0 in eval. The sums take one pass over g and x, d(x) a second.
+  // x), a = b = 0 in eval. The sums take one pass over g and x, d(x) a second. Over replicas, a and
+  // b are means over the global batch, whose count forward saved.
   return detail::make_result<T>(
       "batch_norm", std::move(out), {&x, &gamma, &beta},
-      [x = x.node(), gamma = gamma.node(), beta = beta.node(), stats, ch, parts, train = options.train](
+      [x = x.node(), gamma = gamma.node(), beta = beta.node(), stats, ch, parts, train = options.train, replica_sum](
           const array<T>& grad, const array<T>&) {
         const T* gy = grad.data();
         const T* in = x->value.data();
@@ -203,7 +235,12 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
           for (std::size_t c = 0; c < ch.c; ++c) gg[c] = (overwrite ? T(0) : gg[c]) + b[c] * inv_std[c];
         });
         if (!x->requires_grad) return;
-        const T inv_m = T(1) / T(ch.count());
+        T count = T(ch.count());
+        if (replica_sum) {
+          (*replica_sum)(std::span<T>(a, 2 * ch.c));  // a and b are adjacent rows
+          count = partial(parts.count, 0)[ch.c];
+        }
+        const T inv_m = T(1) / count;
         for (std::size_t c = 0; c < ch.c; ++c) {
           a[c] = train ? a[c] * inv_m : T(0);
           b[c] = train ? b[c] * inv_m * inv_std[c] * inv_std[c] : T(0);

@@ -47,6 +47,8 @@ template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
   const detail::Channels ch = detail::batch_norm_channels(x, gamma, beta, running_mean, running_var, options);
+  if (options.replica_sum)
+    throw value_error("composed::batch_norm: statistics over replicas (replica_sum) are the fused kernel's only");
   // Per-channel tensors as (1, C, 1, ...) so that they broadcast against x; statistics over the
   // other axes.
   axes_type channel_shape(x.dim(), 1), axes;

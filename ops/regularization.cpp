@@ -1,6 +1,6 @@
 // dropout and l2_penalty: the regularisers that are graph nodes.
 #include <cmath>
-#include <random>
+#include <cstdint>
 
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
@@ -9,7 +9,10 @@ namespace xg {
 
 // Inverted dropout: each element is kept with probability 1 - p and scaled by 1 / (1 - p), so the
 // expected output is x and eval mode needs no rescaling. The mask (holding 0 or 1 / (1 - p)) is
-// drawn from the generator, so a seed reproduces it; backward multiplies by the same mask.
+// drawn from the generator, exactly one number per element in row-major order (kept when below
+// (1 - p) 2^64), so a seed reproduces it on every platform (std::bernoulli_distribution's draws
+// differ between standard libraries) and a shard of a batch can skip to its rows (nn::Dropout);
+// backward multiplies by the same mask.
 template <class T>
 TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generator) {
   if (!(p >= 0.0 && p < 1.0)) throw value_error("dropout: p = " + std::to_string(p) + " is outside [0, 1)");
@@ -20,9 +23,11 @@ TensorT<T> dropout(const TensorT<T>& x, double p, bool train, Generator& generat
   std::shared_ptr<Node<T>> mask;
   if (masked) {
     mask = detail::saved_buffer<T>("dropout", shape);
-    std::bernoulli_distribution keep(1.0 - p);
+    static_assert(Generator::min() == 0 && Generator::max() == ~std::uint64_t(0), "a 64-bit generator");
+    const long double two_64 = 18446744073709551616.0L, keep = (1.0L - static_cast<long double>(p)) * two_64;
+    const std::uint64_t keep_below = keep < two_64 ? std::uint64_t(keep) : ~std::uint64_t(0);  // p below 2^-64
     const T scale = T(1.0 / (1.0 - p));
-    for (auto& m : mask->value) m = keep(generator) ? scale : T(0);
+    for (auto& m : mask->value) m = generator() < keep_below ? scale : T(0);
     xt::noalias(out) = x.value() * mask->value;
   } else {
     std::copy(in, in + x.size(), out.data());

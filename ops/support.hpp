@@ -86,7 +86,8 @@ Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const
         throw value_error("batch_norm: running_var[" + std::to_string(c) + "] = " +
                           std::to_string(running_var.value().data()[c]) +
                           " is not a finite number >= 0; eval mode would divide by its square root");
-  if (train && ch.count() < 2)
+  // Over replicas, one value here is enough: the count that matters is the global one.
+  if (train && ch.count() < (options.replica_sum ? 1u : 2u))
     throw value_error("batch_norm: train mode needs at least 2 values per channel, but input of shape " +
                       shape_string(s) + " has " + std::to_string(ch.count()) +
                       " (batch size 1); use eval mode for single examples");

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 #include <xgrad/xgrad.hpp>
+#include <xtensor/xview.hpp>
 
 using namespace xg;
 namespace tt = boost::test_tools;
@@ -116,4 +117,25 @@ BOOST_AUTO_TEST_CASE(activations_and_dropout_in_eval_mode) {
   nn::Dropout drop(0.5);
   drop.eval();
   BOOST_TEST(drop(x).value() == x.value());
+}
+
+BOOST_AUTO_TEST_CASE(dropout_on_a_shard_draws_the_global_batchs_rows_and_skips_past_the_batch) {
+  const Tensor x = Tensor::ones({6, 5});
+  nn::manual_seed(3);
+  nn::Dropout whole(0.5);
+  nn::manual_seed(3);
+  nn::Dropout shard(0.5);
+  shard.set_batch_shard({.offset = 2, .global_rows = 6});
+  for (int step = 0; step < 2; ++step) {  // the second step checks where the first left the stream
+    const array<float> all = whole(x).value();
+    const array<float> rows = shard(Tensor(array<float>(xt::view(x.value(), xt::range(2, 5), xt::all())))).value();
+    BOOST_TEST(rows == xt::view(all, xt::range(2, 5), xt::all()));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(apply_visits_a_module_and_all_its_descendants) {
+  nn::Sequential model{nn::Linear(2, 3), nn::Sequential{nn::ReLU(), nn::Dropout(0.1)}};
+  std::vector<std::string> seen;
+  model.apply([&](nn::Module& m) { seen.push_back(m.describe().substr(0, 4)); });
+  BOOST_TEST(seen == (std::vector<std::string>{"Sequ", "Line", "Sequ", "ReLU", "Drop"}), tt::per_element());
 }

@@ -14,9 +14,15 @@
 #include <xgrad/xgrad.hpp>
 
 #include "test_support.hpp"
+#include "tune_support.hpp"
 
 using namespace xg;
 namespace fs = std::filesystem;
+using testing::check_identical;
+using testing::Job;
+using testing::JobLog;
+using testing::Noisy;
+using testing::quality_space;
 
 namespace {
 std::vector<double> draw(const tune::Distribution& d, std::size_t n, std::uint64_t seed = 1) {
@@ -47,52 +53,12 @@ tune::Objective known_quality() {
   return [](const tune::Config& c, std::uint64_t) { return std::make_unique<KnownQuality>(c["quality"], nullptr); };
 }
 
-// A run whose score depends on its seed and the budget, and which takes a while, so that parallel
-// trials finish in an order unlike the serial one.
-struct Noisy : tune::Run {
-  double quality;
-  Generator gen;
-  Noisy(double q, std::uint64_t seed) : quality(q), gen(seed) {}
-  tune::Score train_until(double budget) override {
-    std::this_thread::sleep_for(std::chrono::microseconds(200 + gen() % 800));
-    const double noise = double(gen() % 1000) / 1e5;
-    return {quality + noise + 0.001 * budget, double(gen() % 1000) / 1000};
-  }
-};
-
-tune::SearchSpace quality_space() {
-  tune::SearchSpace space;
-  space.add("quality", tune::uniform(0, 1)).add("lr", tune::log_uniform(1e-4, 1));
-  return space;
-}
-
 // Configurations with the given qualities, in this order: trial i gets qualities[i].
 std::vector<tune::Config> with_qualities(const std::vector<double>& qualities) {
   std::vector<tune::Config> configs;
   for (double q : qualities) configs.emplace_back(std::map<std::string, double>{{"quality", q}});
   return configs;
 }
-
-// A trial's rung as the search reports it.
-struct Job {
-  std::size_t id;
-  int rung;
-  bool operator==(const Job&) const = default;
-};
-std::ostream& operator<<(std::ostream& out, const Job& job) { return out << "(" << job.id << ", " << job.rung << ")"; }
-
-// Each job in the order the search reports them.
-struct JobLog {
-  std::vector<Job> jobs;
-  std::function<void(const tune::Trial&)> recorder() {
-    return [this](const tune::Trial& t) { jobs.push_back({t.id, t.rung}); };
-  }
-  std::vector<std::size_t> per_rung(std::size_t rungs) const {
-    std::vector<std::size_t> n(rungs);
-    for (const Job& job : jobs) ++n[std::size_t(job.rung)];
-    return n;
-  }
-};
 
 std::vector<double> qualities(const std::vector<tune::Trial>& trials) {
   std::vector<double> q;
@@ -386,19 +352,6 @@ BOOST_AUTO_TEST_CASE(asha_stops_a_trial_that_fails_at_a_later_rung_with_its_last
 }
 
 // Identical ids, seeds, configs, rungs, budgets and scores, best first.
-void check_identical(const std::vector<tune::Trial>& serial, const std::vector<tune::Trial>& parallel) {
-  BOOST_TEST_REQUIRE(serial.size() == parallel.size());
-  for (std::size_t i = 0; i < serial.size(); ++i) {
-    BOOST_TEST(serial[i].id == parallel[i].id);
-    BOOST_TEST(serial[i].seed == parallel[i].seed);
-    BOOST_TEST((serial[i].config == parallel[i].config));
-    BOOST_TEST(serial[i].rung == parallel[i].rung);
-    BOOST_TEST(serial[i].budget == parallel[i].budget);
-    BOOST_TEST(serial[i].score.accuracy == parallel[i].score.accuracy);
-    BOOST_TEST(serial[i].score.loss == parallel[i].score.loss);
-  }
-}
-
 BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_give_identical_trials_and_results) {
   const tune::Objective objective = [](const tune::Config& c, std::uint64_t seed) {
     return std::make_unique<Noisy>(c["quality"], seed);

@@ -67,11 +67,24 @@ template <class T> std::vector<int> argmax(const TensorT<T>& x, long axis = -1);
 // The fraction of rows of logits (N, C) whose argmax is the label. Not differentiable.
 template <class T> double accuracy(const TensorT<T>& logits, std::span<const int> labels);
 
+// Sums per-channel values in place over every replica of a data-parallel model, so that batch norm
+// takes its statistics over the whole global batch (SyncBatchNorm). dist::DataParallel provides one;
+// the op only calls it, the same number of times on every replica.
+struct ReplicaSum {
+  virtual ~ReplicaSum() = default;
+  virtual void operator()(std::span<float> values) const = 0;
+  virtual void operator()(std::span<double> values) const = 0;
+};
+
 // ops/batch_norm.cpp: x is (N, C) or (N, C, H, W) (any rank >= 2: channels on axis 1).
 struct BatchNormOptions {
   bool train = true;      // batch statistics (and update the running ones) or the running statistics
   double momentum = 0.1;  // PyTorch's convention: running = (1 - momentum) * running + momentum * batch
   double eps = 1e-5;
+  // Train mode: forward sums the count, sum and squared deviations, backward the sums of g and
+  // g * (x - mu), over the replicas; gamma's and beta's gradients stay this replica's own (data
+  // parallelism averages them with the rest). Must outlive the backward pass. Fused kernel only.
+  const ReplicaSum* replica_sum = nullptr;
 };
 // running_mean / running_var: shape (C,), updated in place in train mode (handles share the node).
 // The running variance is the unbiased batch variance (m / (m - 1)); normalisation uses the biased one.

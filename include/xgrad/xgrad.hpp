@@ -20,3 +20,8 @@
 #include "xgrad/tune/results.hpp"
 #include "xgrad/tune/search.hpp"
 #include "xgrad/tune/space.hpp"
+#ifdef XGRAD_WITH_MPI  // built with MPI (Meson option mpi)
+#include "xgrad/dist/context.hpp"
+#include "xgrad/dist/data_parallel.hpp"
+#include "xgrad/dist/tune.hpp"
+#endif

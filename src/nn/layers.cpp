@@ -42,7 +42,7 @@ BatchNorm::BatchNorm(std::size_t features, double momentum, double eps)
 
 Tensor BatchNorm::forward(const Tensor& x) {
   return batch_norm(x, gamma_, beta_, running_mean_, running_var_,
-                    {.train = training(), .momentum = momentum_, .eps = eps_});
+                    {.train = training(), .momentum = momentum_, .eps = eps_, .replica_sum = replica_sum_.get()});
 }
 
 std::string BatchNorm::describe() const {
@@ -68,7 +68,18 @@ Dropout::Dropout(double p) : p_(p), gen_(std::make_shared<Generator>(default_gen
   register_generator("mask", gen_);
 }
 
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, training(), *gen_); }
+Tensor Dropout::forward(const Tensor& x) {
+  if (!training() || p_ == 0.0 || shard_.global_rows == 0 || x.dim() == 0) return dropout(x, p_, training(), *gen_);
+  const std::size_t rows = x.shape()[0], row_size = rows ? x.size() / rows : 0;
+  if (shard_.offset + rows > shard_.global_rows)
+    throw shape_error("Dropout: a shard of " + std::to_string(rows) + " rows at row " + std::to_string(shard_.offset) +
+                      " does not fit its global batch of " + std::to_string(shard_.global_rows) + " rows");
+  // dropout draws one number per element in row-major order (ops/regularization.cpp).
+  gen_->discard(shard_.offset * row_size);
+  Tensor out = dropout(x, p_, true, *gen_);
+  gen_->discard((shard_.global_rows - shard_.offset - rows) * row_size);
+  return out;
+}
 
 std::string Dropout::describe() const {
   std::ostringstream s;

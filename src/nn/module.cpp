@@ -36,6 +36,11 @@ void Module::collect_generators(const std::string& prefix, NamedGenerators& out)
   for (const auto& [name, child] : children_) child->collect_generators(prefix + name + ".", out);
 }
 
+void Module::apply(const std::function<void(Module&)>& f) {
+  f(*this);
+  for (auto& [name, child] : children_) child->apply(f);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "xgrad/io/files.hpp"
@@ -72,7 +73,7 @@ void report_gap(const EpochRecord& last) {
 }  // namespace
 
 StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape, const Tensor& x,
-                      std::span<const int> y, std::size_t step) {
+                      std::span<const int> y, std::size_t step, Replicas* replicas) {
   StepResult result;
   {
     Tensor logits = model(x);
@@ -89,8 +90,10 @@ StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape
       throw numeric_error(msg.str());
     }
     result.correct = std::size_t(std::lround(accuracy(logits, y) * double(y.size())));
+    if (replicas && replicas->loss_scale() != 1.0) loss = loss * float(replicas->loss_scale());
     tape.backward(loss);
   }
+  if (replicas) replicas->synchronize_gradients();
   optimizer.step();
   optimizer.zero_grad();
   tape.clear();
@@ -169,7 +172,10 @@ double divergence_limit(const FitOptions& options, std::size_t classes) {
 
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
   check_fit_inputs(data, options);
-  io::create_folder(options.out_dir);
+  Replicas* replicas = options.replicas;
+  const bool writes = !replicas || replicas->is_main();
+  if (replicas) replicas->check_same("the batch size", options.batch_size);
+  if (writes) io::create_folder(options.out_dir);
   const auto checkpoint = options.out_dir / "checkpoint.safetensors";
   const auto csv = options.out_dir / "metrics.csv";
   // A folder whose metrics hold no epoch (a run stopped in its first) has nothing to lose.
@@ -180,18 +186,24 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
                       "start over (overwrite, --overwrite) or choose another out_dir");
   History history;
   History logged;  // what metrics.csv holds: after a resume, the earlier run's rows too
-  if (options.overwrite) io::remove_file(checkpoint);  // so that a later resume cannot find the old run
+  if (options.overwrite && writes) io::remove_file(checkpoint);  // so that a later resume cannot find the old run
   if (options.resume && io::file_exists(checkpoint)) {
     history.first_epoch = load_checkpoint(checkpoint, model, &optimizer, &logged.epochs) + 1;
     if (logged.epochs.empty())  // a checkpoint from before the metrics were kept in it
       for (const EpochRecord& r : read_metrics_csv(csv))
         if (r.epoch < history.first_epoch) logged.epochs.push_back(r);
-    if (!options.quiet) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
+    if (!options.quiet && writes) std::printf("resumed from %s after epoch %d\n", checkpoint.c_str(), history.first_epoch - 1);
   }
-  write_metrics_csv(csv, logged);  // rebuilt from the checkpoint: a row lost to a crash comes back
-  ProgressBar bar(!options.quiet);
+  // Every process reads the checkpoint (a shared folder): they must all have found the same one.
+  if (replicas) replicas->check_same("the epoch to resume after", std::uint64_t(history.first_epoch - 1));
+  if (writes) write_metrics_csv(csv, logged);  // rebuilt from the checkpoint: a row lost to a crash comes back
+  const bool quiet = options.quiet || !writes;
+  ProgressBar bar(!quiet);
   bar.set_batch_examples(double(options.batch_size));
-  optim::StepInBackward in_backward(optimizer);  // each update while its gradient is in cache
+  // Each update while its gradient is in cache; not with replicas, whose gradients are only final
+  // once they are averaged across the processes.
+  std::optional<optim::StepInBackward> in_backward;
+  if (!replicas) in_backward.emplace(optimizer);
   Tape tape;
   const std::size_t steps_per_epoch = batches_per_epoch(data.train.size(), options.batch_size);
   const double diverged = divergence_limit(options, data.classes);
@@ -204,15 +216,24 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     std::size_t correct = 0, seen = 0, batch_index = 0;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
       if (is_dropped_batch(y.size(), data.train.size())) break;
-      const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
-      if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
+      if (replicas && y.size() < replicas->count()) continue;
+      const data::Batch local = replicas ? replicas->shard({x, y}) : data::Batch{x, y};
+      const StepResult r = train_step(model, optimizer, tape, local.x, local.y, ++step, replicas);
+      if (options.check_initial_loss && writes && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
       if (r.loss > diverged)
         report_divergence(r.loss, diverged, epoch, step, options, data.classes, optimizer.learning_rate());
-      loss_sum += r.loss * double(y.size());
+      loss_sum += r.loss * double(local.y.size());
       correct += r.correct;
-      seen += y.size();
+      seen += local.y.size();
       bar.update(epoch, options.epochs, ++batch_index, steps_per_epoch, loss_sum / double(seen),
                  double(seen) / seconds_since(t0));
+    }
+    if (replicas) {
+      double totals[] = {loss_sum, double(correct), double(seen)};
+      replicas->sum(totals);
+      loss_sum = totals[0];
+      correct = std::size_t(totals[1]);
+      seen = std::size_t(totals[2]);
     }
     EpochRecord record;
     record.epoch = epoch;
@@ -228,13 +249,13 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     history.epochs.push_back(record);
     logged.epochs.push_back(record);
     bar.finish_line();
-    if (!options.quiet) print_epoch(record, options.epochs);
+    if (!quiet) print_epoch(record, options.epochs);
     // The checkpoint first, with the rows: a crash before the CSV is written loses nothing.
-    if (options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs);
-    write_metrics_csv(csv, logged);
+    if (writes && options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs);
+    if (writes) write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }
-  if (!options.quiet && !history.epochs.empty()) report_gap(history.epochs.back());
+  if (!quiet && !history.epochs.empty()) report_gap(history.epochs.back());
   return history;
 }
 

@@ -1,11 +1,13 @@
 #include "xgrad/tune/search.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -48,6 +50,57 @@ void run_rung(Slot& slot, int rung, double budget, const Objective& objective) {
   slot.trial.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// This process trains the slot: always the same process, where the trial's model stays.
+bool runs_here(std::size_t slot, const Processes* processes) {
+  return !processes || slot % processes->count() == processes->index();
+}
+
+void append_number(std::string& text, double v) {
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;  // shortest exact form
+  text.append(buffer, end);
+  text += ' ';
+}
+
+double read_number(const char*& p, const char* end) {
+  double v = 0;
+  const auto [next, error] = std::from_chars(p, end, v);
+  if (error != std::errc()) throw data_error("tune::search: a malformed result from another process");
+  p = next + 1;
+  return v;
+}
+
+// After a batch of jobs (positions in slots), every process gets the results of the jobs the others
+// trained: "slot rung budget accuracy loss seconds error-length error" per job.
+void share_results(std::vector<Slot>& slots, const std::vector<std::size_t>& jobs, Processes& processes) {
+  std::string mine;
+  for (std::size_t i : jobs) {
+    if (!runs_here(i, &processes)) continue;
+    const Trial& t = slots[i].trial;
+    for (double v : {double(i), double(t.rung), t.budget, t.score.accuracy, t.score.loss, t.seconds,
+                     double(t.error.size())})
+      append_number(mine, v);
+    mine += t.error;
+  }
+  const std::vector<std::string> all = processes.gather(mine);
+  for (std::size_t from = 0; from < all.size(); ++from) {
+    if (from == processes.index()) continue;
+    const char* p = all[from].data();
+    const char* end = p + all[from].size();
+    while (p < end) {
+      Trial& t = slots.at(std::size_t(read_number(p, end))).trial;
+      t.rung = int(read_number(p, end));
+      t.budget = read_number(p, end);
+      t.score.accuracy = read_number(p, end);
+      t.score.loss = read_number(p, end);
+      t.seconds = read_number(p, end);
+      const auto length = std::size_t(read_number(p, end));
+      t.error.assign(p, length);
+      p += length;
+    }
+  }
+}
+
 // Higher accuracy first, then lower loss, then the lower id.
 bool ranks_before(const Score& a, std::size_t a_id, const Score& b, std::size_t b_id) {
   if (a.accuracy != b.accuracy) return a.accuracy > b.accuracy;
@@ -88,16 +141,22 @@ void run_rung_by_rung(std::vector<Slot>& slots, const std::vector<double>& budge
   for (std::size_t rung = 0; rung < budgets.size() && !alive.empty(); ++rung) {
     arena.execute([&] {
       tbb::parallel_for(std::size_t(0), alive.size(), [&](std::size_t k) {
+        if (!runs_here(alive[k], options.processes)) return;
         Slot& slot = slots[alive[k]];
         // Isolated: a thread waiting inside this trial never picks up another trial's work, which
         // would run on top of this trial's per-thread tape and generator.
         tbb::this_task_arena::isolate([&] { run_rung(slot, int(rung), budgets[rung], objective); });
-        if (options.on_rung_end) {
+        if (options.on_rung_end && !options.processes) {
           std::lock_guard lock(report);
           options.on_rung_end(slot.trial);
         }
       });
     });
+    if (options.processes) {
+      share_results(slots, alive, *options.processes);
+      if (options.on_rung_end)
+        for (std::size_t i : alive) options.on_rung_end(slots[i].trial);
+    }
     const std::vector<std::size_t> next = rung + 1 < budgets.size() ? promote(slots, alive, options) : alive;
     for (std::size_t i : alive)
       if (std::find(next.begin(), next.end(), i) == next.end()) slots[i].run.reset();
@@ -128,7 +187,24 @@ class Asha {
       std::lock_guard lock(mutex_);
       assign_free_workers();  // at virtual time 0 every worker is free
     }
-    jobs_.wait();
+    if (!options_.processes) {
+      jobs_.wait();
+      return;
+    }
+    // Over processes, in lockstep: the jobs the clock started train, each on its process; their
+    // results are shared; then the clock moves on as it would in one process.
+    while (!queued_.empty()) {
+      const std::vector<std::size_t> batch = std::exchange(queued_, {});
+      tbb::parallel_for(std::size_t(0), batch.size(), [&](std::size_t k) {
+        const std::size_t slot = batch[k];
+        if (runs_here(slot, options_.processes))
+          tbb::this_task_arena::isolate([&] { run_rung(slots_[slot], started_rung_[slot], budgets_[std::size_t(started_rung_[slot])], objective_); });
+      });
+      share_results(slots_, batch, *options_.processes);
+      std::lock_guard lock(mutex_);
+      for (std::size_t slot : batch) finished_[slot] = true;
+      advance_clock();
+    }
   }
 
  private:
@@ -143,6 +219,10 @@ class Asha {
     started_rung_[slot] = rung;
     finished_[slot] = false;
     in_flight_.insert({now_ + budgets_[std::size_t(rung)] - used, slot});
+    if (options_.processes) {
+      queued_.push_back(slot);  // run() trains it
+      return;
+    }
     jobs_.run([this, slot, rung] {
       // Isolated, as for the synchronous rungs: no other trial runs on top of this one's thread state.
       tbb::this_task_arena::isolate([&] { run_rung(slots_[slot], rung, budgets_[std::size_t(rung)], objective_); });
@@ -223,6 +303,7 @@ class Asha {
   std::vector<bool> finished_;                        // per slot: its latest job has really finished
   std::set<std::pair<double, std::size_t>> in_flight_;  // jobs by (virtual end, slot), slots in id order
   std::vector<std::vector<Result>> completed_;        // per rung: the successful results, best first
+  std::vector<std::size_t> queued_;                   // over processes: started jobs not trained yet
   tbb::task_group jobs_;
 };
 }  // namespace

@@ -42,10 +42,15 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
+  // Statistics over every replica's batch in train mode (SyncBatchNorm); null: this batch alone.
+  // dist::DataParallel sets it.
+  void set_replica_sum(std::shared_ptr<const ReplicaSum> replica_sum) { replica_sum_ = std::move(replica_sum); }
+
  private:
   std::size_t features_;
   double momentum_, eps_;
   Tensor gamma_, beta_, running_mean_, running_var_;
+  std::shared_ptr<const ReplicaSum> replica_sum_;
 };
 
 // Activations have no parameters; they name themselves for Sequential's init choice.
@@ -98,18 +103,30 @@ class Sigmoid : public Activation {
   bool relu_like() const override { return false; }
 };
 
+// Where a batch sits in a larger one: rows [offset, offset + its own rows) of a batch of
+// `global_rows` (data parallelism's shard of a global batch). global_rows 0: the batch is whole.
+struct BatchShard {
+  std::size_t offset = 0;
+  std::size_t global_rows = 0;
+};
+
 // Inverted dropout in train mode, identity in eval mode. Its mask stream is seeded from
 // default_generator() at construction, so a seeded model drops the same units; it is registered as
-// the module's generator "mask", so checkpoints save where the stream is.
+// the module's generator "mask", so checkpoints save where the stream is. On a shard of a global
+// batch it draws the shard's rows of the global batch's mask and moves its stream past the whole
+// batch, so every example gets the mask it would get in one process (dist::DataParallel sets it).
 class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5);
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
 
+  void set_batch_shard(BatchShard shard) { shard_ = shard; }
+
  private:
   double p_;
   std::shared_ptr<Generator> gen_;
+  BatchShard shard_;
 };
 
 class Sequential : public Module {

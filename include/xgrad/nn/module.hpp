@@ -1,6 +1,7 @@
 #pragma once
 // nn::Module: owns parameters (learned) and buffers (state such as batch norm's running statistics,
 // kept apart from parameters), has children, and a train/eval mode propagated to them.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,6 +28,9 @@ class Module {
   // The random streams modules draw from while training (Dropout's masks): checkpoints save their
   // state, so a resumed run draws what the uninterrupted one would have.
   NamedGenerators named_generators() const;
+
+  // Calls f on this module and then on every descendant, depth first (PyTorch's Module.apply).
+  void apply(const std::function<void(Module&)>& f);
 
   void train(bool on = true);
   void eval() { train(false); }

@@ -14,6 +14,26 @@
 
 namespace xg::train {
 
+// What training needs from data parallelism over processes (dist::DataParallel implements it; this
+// header builds without MPI). Every process runs the same loop over the same global batches.
+class Replicas {
+ public:
+  virtual ~Replicas() = default;
+  virtual std::size_t count() const = 0;
+  virtual bool is_main() const = 0;  // writes checkpoints, metrics and progress; the others are quiet
+  // This process's rows of a global batch; the model's forward then runs on them.
+  virtual data::Batch shard(const data::Batch& global) = 0;
+  // What the shard's mean loss is multiplied by before backward (count * shard rows / global rows,
+  // 1 when the batch splits evenly), so that the averaged gradient is the global batch's mean.
+  virtual double loss_scale() const = 0;
+  // Between backward and the optimizer's step: every gradient becomes the mean over the processes.
+  virtual void synchronize_gradients() = 0;
+  // Sums over the processes in place (the epoch's loss and accuracy counts).
+  virtual void sum(std::span<double> values) = 0;
+  // Throws xg::value_error on every process when they hold different values of `what`.
+  virtual void check_same(const std::string& what, std::uint64_t value) = 0;
+};
+
 struct StepResult {
   double loss = 0;
   std::size_t correct = 0;  // examples of the batch classified right
@@ -21,9 +41,10 @@ struct StepResult {
 
 // Forward, cross-entropy, backward and the optimizer's update on one batch, recorded on `tape`
 // (cleared afterwards, so its buffers serve the next step). A NaN or Inf loss throws
-// xg::numeric_error naming the step and the first op that produced a non-finite value.
+// xg::numeric_error naming the step and the first op that produced a non-finite value. With
+// replicas, x and y are this process's shard and the gradients are averaged before the update.
 StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape, const Tensor& x,
-                      std::span<const int> y, std::size_t step);
+                      std::span<const int> y, std::size_t step, Replicas* replicas = nullptr);
 
 struct Evaluation {
   double loss = 0;
@@ -51,6 +72,9 @@ struct FitOptions {
   double divergence_factor = 100;         // stop when a step's loss exceeds it x log(classes); 0: never
   bool quiet = false;                     // no progress output at all
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
+  // Data parallelism: each global batch of batch_size split over the processes, whose metrics are
+  // summed; the main one alone writes (a global batch smaller than the process count is skipped).
+  Replicas* replicas = nullptr;
 };
 
 // Trains for options.epochs epochs (in total: after a resume, the remaining ones), evaluating on the

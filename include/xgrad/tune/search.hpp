@@ -54,6 +54,20 @@ enum class Scheduler {
   asha,
 };
 
+// Trials spread over processes (dist::TrialProcesses runs it over MPI): process p trains the trials
+// at positions p, p + count(), ... of the search, each in its threads as alone, and after every
+// batch of jobs each process's results reach all of them, so every process runs the same
+// scheduler on the same results and takes the same decisions: the trials and their results are
+// those of one process, whatever the number of processes.
+class Processes {
+ public:
+  virtual ~Processes() = default;
+  virtual std::size_t count() const = 0;
+  virtual std::size_t index() const = 0;
+  // Every process's text, in process order (an allgather).
+  virtual std::vector<std::string> gather(const std::string& mine) = 0;
+};
+
 struct SearchOptions {
   std::size_t trials = 27;
   Scheduler scheduler = Scheduler::successive_halving;
@@ -66,8 +80,10 @@ struct SearchOptions {
   std::size_t first_id = 0; // trial ids start here (coarse-to-fine rounds continue the count)
   int round = 0;
   // Called after each trial's rung, one call at a time (e.g. to print progress); under ASHA in the
-  // virtual clock's order, the same in every run.
+  // virtual clock's order, the same in every run. Over processes, on every process for every trial,
+  // in trial order once the rung's results are shared (under ASHA in the virtual clock's order).
   std::function<void(const Trial&)> on_rung_end{};
+  Processes* processes = nullptr;  // null: this process alone
 };
 
 // The rung budgets: min_budget * eta^k up to max_budget, which is always the last.

@@ -1,7 +1,7 @@
 // The losses: mse_loss, huber_loss, binary_cross_entropy_with_logits (element by element, then
 // reduced), nll_loss and cross_entropy with PyTorch's options (reduction, ignore_index, label
-// smoothing). Each is one node with its own loop; cross_entropy with options is log_softmax's fused
-// kernel followed by the nll kernel, as PyTorch computes it.
+// smoothing). Each is one node with its own loop; cross_entropy with options is nll_loss's kernel on
+// log_softmax's values, with the gradient with respect to the logits.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -50,16 +50,32 @@ TensorT<T> pointwise_loss(const char* op, const TensorT<T>& input, const TensorT
       });
 }
 
-// The nll kernel behind nll_loss and cross_entropy: row i's loss is -(1 - s) lp[i, y_i] - s / C *
-// sum_j lp[i, j] with s the label smoothing (0 for nll_loss), and 0 for a row whose label is
+// The kernel behind nll_loss and cross_entropy with options: row i's loss is -(1 - s) lp[i, y_i] -
+// s / C * sum_j lp[i, j] with s the label smoothing (0 for nll_loss), and 0 for a row whose label is
 // ignore_index. The mean divides by the rows not ignored (NaN when every row is, as in PyTorch).
+// With from_logits the input is logits z and lp = log_softmax(z) (log_softmax's kernel, its value
+// only): the gradient is then scale_i (softmax(z_i) - target_i) in one pass, the target's row
+// summing to 1, instead of log_softmax's backward, which takes an exp per element on its own.
 template <class T>
-TensorT<T> smoothed_nll(const char* op, const TensorT<T>& log_probs, std::span<const int> labels, Reduction reduction,
-                        int ignore_index, double smoothing) {
-  const auto [n, c] = detail::logits_shape(op, log_probs, labels.size(), "one label per row");
+TensorT<T> smoothed_nll(const char* op, const TensorT<T>& input, std::span<const int> labels, Reduction reduction,
+                        int ignore_index, double smoothing, bool from_logits) {
+  const auto [n, c] = detail::logits_shape(op, input, labels.size(), "one label per row");
   detail::check_labels(op, labels, c, ignore_index);
   const T on = T(1 - smoothing), spread = T(smoothing / double(c));
-  const T* lp = log_probs.value().data();
+  // For logits: log_softmax's value, held by the tape (so steps reuse it), and room for the
+  // probabilities that backward makes from it.
+  std::shared_ptr<Node<T>> log_probs, probs;
+  if (from_logits) {
+    TensorT<T> value;
+    {
+      NoGrad constant;
+      value = log_softmax(input, 1);
+    }
+    log_probs = detail::saved_buffer<T>(op, {0});
+    std::swap(log_probs->value, value.value());
+    probs = detail::saved_buffer<T>(op, {n, c});
+  }
+  const T* lp = from_logits ? log_probs->value.data() : input.value().data();
   // The labels as numbers (exact up to 2^24 classes), -1 for an ignored row, in a buffer the tape
   // recycles.
   const auto classes = detail::saved_buffer<T>(op, {n});
@@ -83,15 +99,20 @@ TensorT<T> smoothed_nll(const char* op, const TensorT<T>& log_probs, std::span<c
   if (reduction != Reduction::none) out() = reduction == Reduction::mean ? total / T(counted) : total;
   const T scale = reduction == Reduction::mean ? T(1) / T(counted) : T(1);
   return detail::make_result<T>(
-      op, std::move(out), {&log_probs},
-      [lp = log_probs.node(), classes, c, on, spread, scale, per_row = reduction == Reduction::none](
+      op, std::move(out), {&input},
+      [in = input.node(), classes, log_probs, probs, c, on, spread, scale, per_row = reduction == Reduction::none](
           const array<T>& g, const array<T>&) {
         const T* y = classes->value.data();
-        detail::accumulate_elements(*lp, [&](std::size_t k) {
+        const T* p = nullptr;
+        if (probs) {
+          xt::noalias(probs->value) = xt::exp(log_probs->value);  // at once: xsimd vectorises it
+          p = probs->value.data();
+        }
+        detail::accumulate_elements(*in, [&](std::size_t k) {
           const std::size_t i = k / c;
           if (y[i] < T(0)) return T(0);
           const T row_grad = (per_row ? g.data()[i] : g()) * scale;
-          return -row_grad * (spread + (std::size_t(y[i]) == k % c ? on : T(0)));
+          return row_grad * ((p ? p[k] : T(0)) - spread - (std::size_t(y[i]) == k % c ? on : T(0)));
         });
       });
 }
@@ -132,7 +153,7 @@ TensorT<T> binary_cross_entropy_with_logits(const TensorT<T>& logits, const Tens
 
 template <class T>
 TensorT<T> nll_loss(const TensorT<T>& log_probs, std::span<const int> labels, NllLossOptions options) {
-  return smoothed_nll("nll_loss", log_probs, labels, options.reduction, options.ignore_index, 0.0);
+  return smoothed_nll("nll_loss", log_probs, labels, options.reduction, options.ignore_index, 0.0, false);
 }
 
 template <class T>
@@ -140,9 +161,8 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels, 
   detail::check_cross_entropy_options(options);
   const bool ignores_a_row = std::find(labels.begin(), labels.end(), options.ignore_index) != labels.end();
   if (options == CrossEntropyOptions{} && !ignores_a_row) return cross_entropy(logits, labels);  // the one-pass kernel
-  detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
-  return smoothed_nll("cross_entropy", log_softmax(logits, 1), labels, options.reduction, options.ignore_index,
-                      options.label_smoothing);
+  return smoothed_nll("cross_entropy", logits, labels, options.reduction, options.ignore_index, options.label_smoothing,
+                      true);
 }
 
 #define DECLARE(T)                                                                                        \

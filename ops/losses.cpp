@@ -53,26 +53,22 @@ TensorT<T> pointwise_loss(const char* op, const TensorT<T>& input, const TensorT
 // The kernel behind nll_loss and cross_entropy with options: row i's loss is -(1 - s) lp[i, y_i] -
 // s / C * sum_j lp[i, j] with s the label smoothing (0 for nll_loss), and 0 for a row whose label is
 // ignore_index. The mean divides by the rows not ignored (NaN when every row is, as in PyTorch).
-// With from_logits the input is logits z and lp = log_softmax(z) (log_softmax's kernel, its value
-// only): the gradient is then scale_i (softmax(z_i) - target_i) in one pass, the target's row
-// summing to 1, instead of log_softmax's backward, which takes an exp per element on its own.
+// With from_logits the input is logits z and lp = log_softmax(z) (log_softmax's forward kernel):
+// the gradient with respect to z is then scale_i (softmax(z_i) - target_i) in one pass, the
+// target's row summing to 1, instead of going through log_softmax's backward, which takes an exp
+// per element.
 template <class T>
 TensorT<T> smoothed_nll(const char* op, const TensorT<T>& input, std::span<const int> labels, Reduction reduction,
                         int ignore_index, double smoothing, bool from_logits) {
   const auto [n, c] = detail::logits_shape(op, input, labels.size(), "one label per row");
   detail::check_labels(op, labels, c, ignore_index);
   const T on = T(1 - smoothing), spread = T(smoothing / double(c));
-  // For logits: log_softmax's value, held by the tape (so steps reuse it), and room for the
-  // probabilities that backward makes from it.
+  // For logits: log_softmax's output (recorded like any op, so the tape recycles it; no gradient
+  // ever reaches it, so its own backward never runs), and room for the probabilities that backward
+  // makes from it.
   std::shared_ptr<Node<T>> log_probs, probs;
   if (from_logits) {
-    TensorT<T> value;
-    {
-      NoGrad constant;
-      value = log_softmax(input, 1);
-    }
-    log_probs = detail::saved_buffer<T>(op, {0});
-    std::swap(log_probs->value, value.value());
+    log_probs = log_softmax(input, 1).node();
     probs = detail::saved_buffer<T>(op, {n, c});
   }
   const T* lp = from_logits ? log_probs->value.data() : input.value().data();

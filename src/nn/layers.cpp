@@ -73,16 +73,16 @@ Embedding::Embedding(std::size_t count, std::size_t dim) : count_(count), dim_(d
 }
 
 Tensor Embedding::forward(const Tensor& ids) {
-  std::vector<int> rows(ids.size());
+  rows_.resize(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const float id = ids.value().data()[i];
     if (!(std::abs(id) < 1e9f && id == std::floor(id)))  // operator() checks the range
       throw value_error(describe() + ": id " + std::to_string(id) + " (element " + std::to_string(i) + ") is not a whole number");
-    rows[i] = int(id);
+    rows_[i] = int(id);
   }
-  axes_type shape(ids.shape().begin(), ids.shape().end());
-  shape.push_back(long(dim_));
-  return reshape((*this)(rows), shape);
+  out_shape_.assign(ids.shape().begin(), ids.shape().end());
+  out_shape_.push_back(long(dim_));
+  return reshape((*this)(rows_), out_shape_);
 }
 
 Tensor Embedding::operator()(std::span<const int> ids) {

@@ -2,6 +2,7 @@
 // The layers: Linear, BatchNorm, LayerNorm, Embedding, activations, Dropout and Sequential.
 #include <memory>
 #include <span>
+#include <vector>
 #include <type_traits>
 
 #include "xgrad/nn/init.hpp"
@@ -82,6 +83,9 @@ class Embedding : public Module {
  private:
   std::size_t count_, dim_;
   Tensor weight_;
+  // forward's ids as integers and the output's shape, kept so that a step allocates nothing
+  std::vector<int> rows_;
+  axes_type out_shape_;
 };
 
 // Activations have no parameters; they name themselves for Sequential's init choice.

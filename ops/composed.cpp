@@ -43,6 +43,30 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels) 
   return composed::cross_entropy(logits, one_hot);
 }
 
+// The row weights of the smoothed target, (1 - s) one-hot + s / C (zero for an ignored row), as a
+// constant: the loss is -sum(weights * log_softmax) per row.
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels, CrossEntropyOptions options) {
+  detail::check_cross_entropy_options(options);
+  const auto [n, c] = detail::logits_shape("cross_entropy", logits, labels.size(), "one label per row");
+  detail::check_labels("cross_entropy", labels, c, options.ignore_index);
+  TensorT<T> weights = TensorT<T>::zeros({n, c});
+  std::size_t counted = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (labels[i] == options.ignore_index) continue;
+    ++counted;
+    for (std::size_t j = 0; j < c; ++j) weights.value()(i, j) = T(options.label_smoothing / double(c));
+    weights.value()(i, labels[i]) += T(1 - options.label_smoothing);
+  }
+  const TensorT<T> rows = -sum(weights * composed::log_softmax(logits, 1), {1});
+  switch (options.reduction) {
+    case Reduction::none: return rows;
+    case Reduction::sum: return sum(rows);
+    case Reduction::mean: break;
+  }
+  return sum(rows) / T(counted);
+}
+
 template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options) {
@@ -71,13 +95,25 @@ TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const Tensor
   return per_channel(gamma) * x_hat + per_channel(beta);
 }
 
+template <class T>
+TensorT<T> layer_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta, double eps) {
+  detail::layer_norm_rows(x, gamma, beta, eps);
+  axes_type features;  // the trailing axes that gamma spans
+  for (long d = long(x.dim() - gamma.dim()); d < long(x.dim()); ++d) features.push_back(d);
+  const TensorT<T> centred = x - mean(x, features, true);
+  const TensorT<T> var = mean(centred * centred, features, true);
+  return gamma * (centred / sqrt(var + T(eps))) + beta;
+}
+
 #define DECLARE(T)                                                                                      \
   template TensorT<T> softmax(const TensorT<T>&, long);                                                 \
   template TensorT<T> log_softmax(const TensorT<T>&, long);                                             \
   template TensorT<T> cross_entropy(const TensorT<T>&, std::span<const int>);                           \
   template TensorT<T> cross_entropy(const TensorT<T>&, const TensorT<T>&);                              \
+  template TensorT<T> cross_entropy(const TensorT<T>&, std::span<const int>, CrossEntropyOptions);      \
   template TensorT<T> batch_norm(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, TensorT<T>&, \
-                                 TensorT<T>&, BatchNormOptions);
+                                 TensorT<T>&, BatchNormOptions);                                        \
+  template TensorT<T> layer_norm(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&, double);
 XG_INSTANTIATE(DECLARE)
 #undef DECLARE  // a unity build puts several files in one unit
 

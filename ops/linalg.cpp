@@ -1,4 +1,4 @@
-// matmul (GEMM through BLAS, transposes passed as flags) and transpose.
+// matmul (GEMM through BLAS, transposes passed as flags, batches broadcasting) and transpose.
 #include <functional>
 #include <numeric>
 
@@ -41,39 +41,113 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
 }
 }  // namespace detail
 
+namespace {
+// How matmul multiplies operands of shapes as and bs: torch.matmul's rules. (..., m, k) @ (..., k, n)
+// with the batch dimensions (all but the last two) broadcasting; a 1-D operand is a row (left) or a
+// column (right) vector whose dimension the result drops. An unbatched right operand makes every row
+// of the left one a row of a single (rows, k) @ (k, n) product.
+struct MatmulPlan {
+  std::size_t rows = 0, k = 0, n = 0;  // each product is (rows, k) @ (k, n)
+  shape_type batch;                    // the output's batch shape (empty when folded into rows)
+  shape_type a_strides, b_strides;     // each operand's batch index per output batch dimension; 0 where it broadcasts
+  std::size_t batches = 1, a_batches = 1, b_batches = 1;
+  shape_type out_shape;
+};
+
+MatmulPlan plan_matmul(const shape_type& as, const shape_type& bs) {
+  const auto fail = [&](const std::string& why) {
+    throw shape_error("matmul: shapes " + shape_string(as) + " and " + shape_string(bs) + " do not multiply (" + why + ")");
+  };
+  if (as.empty() || bs.empty()) fail("a scalar has no matrix dimensions");
+  const bool a_vector = as.size() == 1, b_vector = bs.size() == 1;
+  MatmulPlan p;
+  const std::size_t m = a_vector ? 1 : as[as.size() - 2];
+  p.k = as.back();
+  p.n = b_vector ? 1 : bs.back();
+  if (p.k != (b_vector ? bs[0] : bs[bs.size() - 2])) fail("the inner sizes differ");
+  const shape_type a_batch(as.begin(), as.end() - (a_vector ? 1 : 2)), b_batch(bs.begin(), bs.end() - (b_vector ? 1 : 2));
+  shape_type batch;
+  try {
+    batch = detail::broadcast_shapes("matmul", a_batch, b_batch);
+  } catch (const shape_error&) {
+    fail("the batch dimensions " + shape_string(a_batch) + " and " + shape_string(b_batch) + " do not broadcast");
+  }
+  p.out_shape = batch;
+  if (!a_vector) p.out_shape.push_back(m);
+  if (!b_vector) p.out_shape.push_back(p.n);
+  p.rows = m;
+  if (b_batch.empty()) {
+    for (std::size_t d : a_batch) p.rows *= d;
+    return p;
+  }
+  const auto strides_of = [&](const shape_type& own, std::size_t& count) {
+    shape_type padded(batch.size() - own.size(), 1);
+    padded.insert(padded.end(), own.begin(), own.end());
+    for (std::size_t d : own) count *= d;
+    return detail::reduced_strides(padded);
+  };
+  p.a_strides = strides_of(a_batch, p.a_batches);
+  p.b_strides = strides_of(b_batch, p.b_batches);
+  for (std::size_t d : batch) p.batches *= d;
+  p.batch = std::move(batch);
+  return p;
+}
+
+// f(i, ia, ib) for every output batch i, with the batches of a and b it multiplies.
+template <class F>
+void for_each_batch(const MatmulPlan& p, F&& f) {
+  for (std::size_t i = 0; i < p.batches; ++i) {
+    std::size_t rest = i, ia = 0, ib = 0;
+    for (std::size_t d = p.batch.size(); d-- > 0;) {
+      const std::size_t index = rest % p.batch[d];
+      rest /= p.batch[d];
+      ia += index * p.a_strides[d];
+      ib += index * p.b_strides[d];
+    }
+    f(i, ia, ib);
+  }
+}
+
+// The gemm beta for writing an input's gradient: 0 over a fresh buffer, 1 over one that holds a
+// partial gradient. A buffer that several batches add into (an operand that broadcasts) is zeroed
+// first instead.
+}  // namespace
+
 template <class T>
 TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
-  const shape_type as = detail::to_shape(a.shape()), bs = detail::to_shape(b.shape());
-  const bool batched = as.size() == 3 && bs.size() == 3;
-  if (!((as.size() == 2 || as.size() == 3) && (bs.size() == 2 || batched)) ||
-      as[as.size() - 1] != bs[bs.size() - 2] || (batched && as[0] != bs[0]))
-    throw shape_error("matmul: shapes " + shape_string(as) + " and " + shape_string(bs) +
-                      " do not multiply (need (m,k)@(k,n), (b,m,k)@(k,n) or (b,m,k)@(b,k,n))");
-  // (b,m,k)@(k,n) is one (b*m,k)@(k,n) product; only (b,m,k)@(b,k,n) loops over the batch.
-  const std::size_t batches = batched ? as[0] : 1;
-  const std::size_t m = batched ? as[1] : std::accumulate(as.begin(), as.end() - 1, std::size_t(1), std::multiplies<>());
-  const std::size_t k = as.back(), n = bs.back();
-  shape_type out_shape = as;
-  out_shape.back() = n;
-  array<T> out = detail::new_buffer<T>(out_shape);
-  for (std::size_t i = 0; i < batches; ++i)
-    detail::gemm(false, false, m, n, k, T(1), a.value().data() + i * m * k, b.value().data() + i * k * n, T(0),
-                 out.data() + i * m * n);
-  return detail::make_result<T>(
-      "matmul", std::move(out), {&a, &b},
-      [a = a.node(), b = b.node(), batches, m, n, k](const array<T>& g, const array<T>&) {
-        // A fresh gradient is overwritten (beta 0), an existing one added to (beta 1).
-        detail::add_grad(*a, "matmul", detail::to_shape(a->value.shape()), [&](T* da, bool overwrite) {
-          for (std::size_t i = 0; i < batches; ++i)  // dA += dC · Bᵀ
-            detail::gemm(false, true, m, k, n, T(1), g.data() + i * m * n, b->value.data() + i * k * n,
-                         overwrite ? T(0) : T(1), da + i * m * k);
-        });
-        detail::add_grad(*b, "matmul", detail::to_shape(b->value.shape()), [&](T* db, bool overwrite) {
-          for (std::size_t i = 0; i < batches; ++i)  // dB += Aᵀ · dC
-            detail::gemm(true, false, k, n, m, T(1), a->value.data() + i * m * k, g.data() + i * m * n,
-                         overwrite ? T(0) : T(1), db + i * k * n);
-        });
+  const MatmulPlan p = plan_matmul(detail::to_shape(a.shape()), detail::to_shape(b.shape()));
+  array<T> out = detail::new_buffer<T>(p.out_shape);
+  const std::size_t a_size = p.rows * p.k, b_size = p.k * p.n, c_size = p.rows * p.n;
+  for_each_batch(p, [&](std::size_t i, std::size_t ia, std::size_t ib) {
+    detail::gemm(false, false, p.rows, p.n, p.k, T(1), a.value().data() + ia * a_size, b.value().data() + ib * b_size,
+                 T(0), out.data() + i * c_size);
+  });
+  return detail::make_result<T>("matmul", std::move(out), {&a, &b}, [a = a.node(), b = b.node()](const array<T>& g, const array<T>&) {
+    const MatmulPlan p = plan_matmul(detail::to_shape(a->value.shape()), detail::to_shape(b->value.shape()));
+    const std::size_t a_size = p.rows * p.k, b_size = p.k * p.n, c_size = p.rows * p.n;
+    // BLAS's beta: 0 overwrites a fresh gradient, 1 adds; an operand that several batches share
+    // (broadcast) sums their products, so a fresh buffer is zeroed first.
+    const auto beta = [](T* dst, std::size_t size, bool overwrite, bool shared) {
+      if (!overwrite) return T(1);
+      if (!shared) return T(0);
+      std::fill(dst, dst + size, T(0));
+      return T(1);
+    };
+    detail::add_grad(*a, "matmul", detail::to_shape(a->value.shape()), [&](T* da, bool overwrite) {
+      const T beta_a = beta(da, a->value.size(), overwrite, p.a_batches != p.batches);
+      for_each_batch(p, [&](std::size_t i, std::size_t ia, std::size_t ib) {  // dA += dC · Bᵀ
+        detail::gemm(false, true, p.rows, p.k, p.n, T(1), g.data() + i * c_size, b->value.data() + ib * b_size, beta_a,
+                     da + ia * a_size);
       });
+    });
+    detail::add_grad(*b, "matmul", detail::to_shape(b->value.shape()), [&](T* db, bool overwrite) {
+      const T beta_b = beta(db, b->value.size(), overwrite, p.b_batches != p.batches);
+      for_each_batch(p, [&](std::size_t i, std::size_t ia, std::size_t ib) {  // dB += Aᵀ · dC
+        detail::gemm(true, false, p.k, p.n, p.rows, T(1), a->value.data() + ia * a_size, g.data() + i * c_size, beta_b,
+                     db + ib * b_size);
+      });
+    });
+  });
 }
 
 template <class T>
@@ -107,6 +181,5 @@ TensorT<T> transpose(const TensorT<T>& x, const std::vector<std::size_t>& perm_i
   template TensorT<T> matmul(const TensorT<T>&, const TensorT<T>&);       \
   template TensorT<T> transpose(const TensorT<T>&, const std::vector<std::size_t>&);
 XG_INSTANTIATE(DECLARE)
-#undef DECLARE  // a unity build puts several files in one unit
 
 }  // namespace xg

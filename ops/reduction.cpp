@@ -9,34 +9,13 @@
 namespace xg {
 
 namespace {
-struct Reduction {
-  shape_type keep_shape;  // the input's rank, 1 on reduced axes
-  shape_type out_shape;   // keep_shape without the reduced axes unless keepdims
-  std::size_t count = 1;  // elements summed into each output
-};
-
-Reduction plan_reduction(const char* op, const shape_type& shape, const axes_type& axes, bool keepdims) {
-  std::vector<bool> reduced(shape.size(), axes.empty());
-  for (long a : axes) {
-    const std::size_t axis = detail::normalize_axis(op, a, shape.size());
-    if (reduced[axis])
-      throw value_error(std::string(op) + ": axis " + std::to_string(a) + " is given twice");
-    reduced[axis] = true;
-  }
-  Reduction r;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    r.keep_shape.push_back(reduced[i] ? 1 : shape[i]);
-    if (reduced[i]) r.count *= shape[i];
-    if (!reduced[i] || keepdims) r.out_shape.push_back(r.keep_shape.back());
-  }
-  return r;
-}
+using detail::plan_reduction;
 
 // sum(x) * scale over the axes; mean is the sum with scale 1/count.
 template <class T>
 TensorT<T> scaled_sum(const char* op, const TensorT<T>& x, const axes_type& axes, bool keepdims, bool mean) {
   const shape_type shape = detail::to_shape(x.shape());
-  Reduction r = plan_reduction(op, shape, axes, keepdims);
+  const detail::ReductionPlan r = plan_reduction(op, shape, axes, keepdims);
   if (mean && r.count == 0)
     throw shape_error("mean: the axes " + shape_string(axes) + " of shape " + shape_string(shape) +
                       " hold no elements (the mean of nothing is undefined)");
@@ -75,7 +54,7 @@ TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
   const std::size_t ax = detail::normalize_axis("max", axis, shape.size());
   if (shape[ax] == 0) throw shape_error("max: axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
   const auto [outer, n, inner] = detail::split_at_axis(shape, ax);
-  Reduction r = plan_reduction("max", shape, {axis}, keepdims);
+  const detail::ReductionPlan r = plan_reduction("max", shape, {axis}, keepdims);
   array<T> out = detail::new_buffer<T>(r.out_shape);
   // Where each maximum sits along the axis, in a buffer of integers the tape recycles: the closure
   // holds no vector.

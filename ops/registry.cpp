@@ -2,6 +2,8 @@
 // table; an op is checked by adding its row here.
 #include "xgrad/registry.hpp"
 
+#include <cmath>
+
 #include "xgrad/ops.hpp"
 #include "xgrad/optim/rules.hpp"
 
@@ -80,6 +82,58 @@ std::vector<OpCase> batch_norm_cases(F f) {
           {"eval (2,3,2,2)", {{2, 3, 2, 2}, {3}, {3}}, eval}};
 }
 
+// Labels for (4, 5) log-probabilities with row 1 ignored (PyTorch's default ignore_index).
+const std::vector<int> labels_with_ignored = {0, -100, 1, 4};
+
+// nll_loss or cross_entropy (fused or composed) with options, over (4, 5) inputs.
+template <class Options, class F>
+OpCase class_loss_case(std::string label, const std::vector<int>& labels, Options options, F f) {
+  return unary(std::move(label), {4, 5}, [f, &labels, options](const Tensor64& z) {
+    return f(z, std::span<const int>(labels), options);
+  });
+}
+
+template <class F>
+std::vector<OpCase> nll_loss_cases(F f) {
+  return {class_loss_case("mean", sample_labels, NllLossOptions{}, f),
+          class_loss_case("sum", sample_labels, NllLossOptions{.reduction = Reduction::sum}, f),
+          class_loss_case("none", sample_labels, NllLossOptions{.reduction = Reduction::none}, f),
+          class_loss_case("mean, row 1 ignored", labels_with_ignored, NllLossOptions{}, f)};
+}
+
+template <class F>
+std::vector<OpCase> cross_entropy_options_cases(F f) {
+  using O = CrossEntropyOptions;
+  return {class_loss_case("none", sample_labels, O{.reduction = Reduction::none}, f),
+          class_loss_case("sum", sample_labels, O{.reduction = Reduction::sum}, f),
+          class_loss_case("mean, row 1 ignored", labels_with_ignored, O{}, f),
+          class_loss_case("mean, smoothing 0.1", sample_labels, O{.label_smoothing = 0.1}, f),
+          class_loss_case("none, smoothing 0.2, row 1 ignored", labels_with_ignored,
+                          O{.reduction = Reduction::none, .label_smoothing = 0.2}, f),
+          class_loss_case("sum, smoothing 1", sample_labels, O{.reduction = Reduction::sum, .label_smoothing = 1.0}, f)};
+}
+
+// mse_loss, huber_loss and binary_cross_entropy_with_logits: with respect to both inputs, under each
+// reduction. target(t) maps the sampled target into the loss's domain.
+template <class F, class Target>
+std::vector<OpCase> pointwise_loss_cases(F f, Target target) {
+  const auto with = [f, target](Reduction r) {
+    return [f, target, r](const Tensor64& x, const Tensor64& t) { return f(x, target(t), r); };
+  };
+  return {binary("mean (3,4)", {3, 4}, {3, 4}, with(Reduction::mean)),
+          binary("sum (5,)", {5}, {5}, with(Reduction::sum)),
+          binary("none (2,3)", {2, 3}, {2, 3}, with(Reduction::none))};
+}
+
+// layer_norm (fused or composed) with respect to x, gamma and beta: over the last axis, over the
+// last two, and of data far from zero.
+template <class F>
+std::vector<OpCase> layer_norm_cases(F f) {
+  return {{"(4,6) over (6,)", {{4, 6}, {6}, {6}}, [f](const Inputs& in) { return f(in[0], in[1], in[2], 1e-5); }},
+          {"(2,3,4) over (3,4)", {{2, 3, 4}, {3, 4}, {3, 4}}, [f](const Inputs& in) { return f(in[0], in[1], in[2], 1e-5); }},
+          {"(3,5) near 1000, eps 0.1", {{3, 5}, {5}, {5}}, [f](const Inputs& in) { return f(in[0] + 1000.0, in[1], in[2], 0.1); }}};
+}
+
 // A fixed 0/1 pattern (constant) for the where op.
 Tensor64 checker_mask(const S& shape) {
   array<double> m = array<double>::from_shape(shape);
@@ -142,6 +196,7 @@ std::vector<OpEntry> optimizer_entries() {
 
 std::vector<OpEntry> make_registry() {
   const auto t = [](auto f) { return [f](const Tensor64& x) { return f(x); }; };
+  const auto mm = [](const Tensor64& a, const Tensor64& b) { return matmul(a, b); };
   return {
       {"add", broadcasting_cases([](const Tensor64& a, const Tensor64& b) { return add(a, b); })},
       {"sub", broadcasting_cases([](const Tensor64& a, const Tensor64& b) { return sub(a, b); })},
@@ -160,6 +215,31 @@ std::vector<OpEntry> make_registry() {
       {"log", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return log(x); }))}, Domain::positive},
       {"sqrt", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return sqrt(x); }))}, Domain::positive},
       {"abs", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return abs(x); }))}, Domain::away_from_zero},
+      {"log1p", {unary("(2,3) x in [-0.9, 0.9]", {2, 3}, t([](const Tensor64& x) { return log1p(x * 0.45); }))}},
+      {"expm1", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return expm1(x); }))}},
+      {"maximum", broadcasting_cases([](const Tensor64& a, const Tensor64& b) { return maximum(a, b); })},
+      {"maximum at ties",
+       {binary("(4,5) (4,5)", {4, 5}, {4, 5}, [](const Tensor64& a, const Tensor64& b) { return maximum(a, b); }),
+        binary("(3,5) (5,)", {3, 5}, {5}, [](const Tensor64& a, const Tensor64& b) { return maximum(a, b); }),
+        binary("(3,1) (1,4)", {3, 1}, {1, 4}, [](const Tensor64& a, const Tensor64& b) { return maximum(a, b); })},
+       Domain::ties},
+      {"minimum", broadcasting_cases([](const Tensor64& a, const Tensor64& b) { return minimum(a, b); })},
+      {"minimum at ties",
+       {binary("(4,5) (4,5)", {4, 5}, {4, 5}, [](const Tensor64& a, const Tensor64& b) { return minimum(a, b); }),
+        binary("(3,1) (1,4)", {3, 1}, {1, 4}, [](const Tensor64& a, const Tensor64& b) { return minimum(a, b); })},
+       Domain::ties},
+      {"clamp",
+       {unary("[-0.5, 1] (3,4)", {3, 4}, t([](const Tensor64& x) { return clamp(x, -0.5, 1.0); })),
+        unary("[-inf, 0.3] (5,)", {5}, t([](const Tensor64& x) { return clamp(x, -INFINITY, 0.3); }))}},
+      // Not differentiable themselves: checked as the constant masks of where.
+      {"comparisons (where's mask)",
+       {binary("less (2,3) (3,)", {2, 3}, {3}, [](const Tensor64& a, const Tensor64& b) { return where(less(a, b), a, b); }),
+        binary("greater_equal (4,1) (1,5)", {4, 1}, {1, 5},
+               [](const Tensor64& a, const Tensor64& b) { return where(greater_equal(a, b), a * b, b); }),
+        binary("equal, not_equal (3,4) (3,4)", {3, 4}, {3, 4},
+               [](const Tensor64& a, const Tensor64& b) { return where(equal(a, b), a, b) + where(not_equal(a, b), a * b, b); }),
+        binary("less_equal, greater (2,3) (2,3)", {2, 3}, {2, 3},
+               [](const Tensor64& a, const Tensor64& b) { return where(less_equal(a, b), b, a) * where(greater(a, b), a, b); })}},
       {"sum",
        {unary("all (3,4)", {3, 4}, t([](const Tensor64& x) { return sum(x); })),
         unary("axis 0 (3,4)", {3, 4}, t([](const Tensor64& x) { return sum(x, {0}); })),
@@ -173,15 +253,74 @@ std::vector<OpEntry> make_registry() {
        {unary("axis 1 (3,4)", {3, 4}, t([](const Tensor64& x) { return max(x, 1); })),
         unary("axis 0 keepdims (3,4)", {3, 4}, t([](const Tensor64& x) { return max(x, 0, true); })),
         unary("axis 1 (2,5,3)", {2, 5, 3}, t([](const Tensor64& x) { return max(x, 1); }))}},
+      {"max over axes",
+       {unary("all (3,4)", {3, 4}, t([](const Tensor64& x) { return max(x); })),
+        unary("axes (0,2) keepdims (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return max(x, axes_type{0, 2}, true); })),
+        unary("axes (-1,) (3,5)", {3, 5}, t([](const Tensor64& x) { return max(x, axes_type{-1}); }))}},
+      {"min over axes",
+       {unary("all (3,4)", {3, 4}, t([](const Tensor64& x) { return min(x); })),
+        unary("axes (1,2) (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return min(x, axes_type{1, 2}); }))}},
+      {"min",
+       {unary("axis 1 (3,4)", {3, 4}, t([](const Tensor64& x) { return min(x, 1); })),
+        unary("axis 0 keepdims (2,5,3)", {2, 5, 3}, t([](const Tensor64& x) { return min(x, 0, true); }))}},
+      {"max_with_indices",
+       {unary("axis 1 (2,5,3)", {2, 5, 3}, t([](const Tensor64& x) { return max_with_indices(x, 1).values; })),
+        unary("axis -1 keepdims (3,4)", {3, 4}, t([](const Tensor64& x) { return max_with_indices(x, -1, true).values; }))}},
+      {"min_with_indices",
+       {unary("axis 0 (4,3)", {4, 3}, t([](const Tensor64& x) { return min_with_indices(x, 0).values; }))}},
+      {"var",
+       {unary("all, unbiased (3,4)", {3, 4}, t([](const Tensor64& x) { return var(x); })),
+        unary("axis 1, biased, keepdims (3,4)", {3, 4}, t([](const Tensor64& x) { return var(x, {1}, false, true); })),
+        unary("axes (0,2), unbiased (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return var(x, {0, 2}); })),
+        unary("axis 0 of data near 1000 (5,2)", {5, 2}, t([](const Tensor64& x) { return var(x + 1000.0, {0}); }))}},
+      {"stddev",
+       {unary("all, unbiased (3,4)", {3, 4}, t([](const Tensor64& x) { return stddev(x); })),
+        unary("axis -1, biased (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return stddev(x, {-1}, false); })),
+        unary("axes (0,1), unbiased, keepdims (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return stddev(x, {0, 1}, true, true); }))}},
+      {"logsumexp",
+       {unary("all (3,4)", {3, 4}, t([](const Tensor64& x) { return logsumexp(x); })),
+        unary("axis 1 keepdims (3,4)", {3, 4}, t([](const Tensor64& x) { return logsumexp(x, {1}, true); })),
+        unary("axes (0,2) (2,3,4)", {2, 3, 4}, t([](const Tensor64& x) { return logsumexp(x, {0, 2}); })),
+        unary("x * 400 (2,3): exp would overflow", {2, 3}, t([](const Tensor64& x) { return logsumexp(x * 400.0, {1}); }))}},
       {"matmul",
-       {binary("(3,4)@(4,5)", {3, 4}, {4, 5}, [](const Tensor64& a, const Tensor64& b) { return matmul(a, b); }),
-        binary("(2,3,4)@(4,5)", {2, 3, 4}, {4, 5}, [](const Tensor64& a, const Tensor64& b) { return matmul(a, b); }),
-        binary("(2,3,4)@(2,4,5)", {2, 3, 4}, {2, 4, 5},
-               [](const Tensor64& a, const Tensor64& b) { return matmul(a, b); })}},
+       {binary("(3,4)@(4,5)", {3, 4}, {4, 5}, mm),
+        binary("(2,3,4)@(4,5)", {2, 3, 4}, {4, 5}, mm),
+        binary("(2,3,4)@(2,4,5)", {2, 3, 4}, {2, 4, 5}, mm),
+        binary("(2,1,3,4)@(3,4,5): batches broadcast", {2, 1, 3, 4}, {3, 4, 5}, mm),
+        binary("(3,4)@(2,4,5): left operand shared by the batches", {3, 4}, {2, 4, 5}, mm),
+        binary("(4,)@(4,5)", {4}, {4, 5}, mm),
+        binary("(2,3,4)@(4,)", {2, 3, 4}, {4}, mm),
+        binary("(4,)@(2,4,3)", {4}, {2, 4, 3}, mm),
+        binary("(4,)@(4,)", {4}, {4}, mm)}},
       {"transpose",
        {unary("(3,4)", {3, 4}, t([](const Tensor64& x) { return transpose(x); })),
         unary("(2,3,4) perm (1,2,0)", {2, 3, 4}, t([](const Tensor64& x) { return transpose(x, {1, 2, 0}); }))}},
       {"reshape", {unary("(2,6) to (3,-1)", {2, 6}, t([](const Tensor64& x) { return reshape(x, {3, -1}); }))}},
+      {"concat",
+       {{"axis 1 (2,3) (2,1) (2,2)", {{2, 3}, {2, 1}, {2, 2}}, [](const Inputs& in) { return concat(in, 1); }},
+        {"axis 0 (1,3) (2,3)", {{1, 3}, {2, 3}}, [](const Inputs& in) { return concat(in, 0); }},
+        {"axis -1 (2,2,1) (2,2,3)", {{2, 2, 1}, {2, 2, 3}}, [](const Inputs& in) { return concat(in, -1); }},
+        {"one tensor used twice (2,2)", {{2, 2}}, [](const Inputs& in) { return concat<double>({in[0], in[0] * 3.0}, 0); }}}},
+      {"stack",
+       {{"axis 0 (2,3) x3", {{2, 3}, {2, 3}, {2, 3}}, [](const Inputs& in) { return stack(in, 0); }},
+        {"axis 1 (2,3) x2", {{2, 3}, {2, 3}}, [](const Inputs& in) { return stack(in, 1); }},
+        {"axis -1 (4,) x2", {{4}, {4}}, [](const Inputs& in) { return stack(in, -1); }}}},
+      {"slice",
+       {unary("axis 0 [1:4] (5,4)", {5, 4}, t([](const Tensor64& x) { return slice(x, 0, 1, 4); })),
+        unary("axis 1 [::2] (3,5)", {3, 5}, t([](const Tensor64& x) { return slice(x, 1, 0, 5, 2); })),
+        unary("axis -1 [-3:-1] (2,4)", {2, 4}, t([](const Tensor64& x) { return slice(x, -1, -3, -1); })),
+        unary("axis 1 [1:100:3] (2,6,3)", {2, 6, 3}, t([](const Tensor64& x) { return slice(x, 1, 1, 100, 3); }))}},
+      {"index_select",
+       {unary("axis 0 [4,0,4,2] (5,3): a repeated row", {5, 3},
+              t([](const Tensor64& x) { return index_select(x, 0, std::vector<int>{4, 0, 4, 2}); })),
+        unary("axis 1 [2,-1] (2,4,3)", {2, 4, 3}, t([](const Tensor64& x) { return index_select(x, 1, std::vector<int>{2, -1}); }))}},
+      {"gather",
+       {unary("axis 1 (3,4) index (3,2)", {3, 4},
+              t([](const Tensor64& x) { return gather(x, 1, array<int>{{0, 0}, {3, 1}, {2, 2}}); })),
+        unary("axis 0 (3,4) index (2,3): repeats", {3, 4},
+              t([](const Tensor64& x) { return gather(x, 0, array<int>{{2, 0, 1}, {2, 2, -1}}); }))}},
+      {"layer_norm", layer_norm_cases([](auto&&... a) { return layer_norm(a...); })},
+      {"layer_norm (composed)", layer_norm_cases([](auto&&... a) { return composed::layer_norm(a...); })},
       {"sigmoid", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return sigmoid(x); }))}},
       {"tanh", {unary("(2,3)", {2, 3}, t([](const Tensor64& x) { return tanh(x); }))}},
       {"relu", {unary("(3,4)", {3, 4}, t([](const Tensor64& x) { return relu(x); }))}, Domain::away_from_zero},
@@ -190,6 +329,14 @@ std::vector<OpEntry> make_registry() {
        Domain::away_from_zero},
       {"elu", {unary("alpha 1 (3,4)", {3, 4}, t([](const Tensor64& x) { return elu(x, 1.0); }))},
        Domain::away_from_zero},
+      {"softplus",
+       {unary("beta 1 (2,3)", {2, 3}, t([](const Tensor64& x) { return softplus(x); })),
+        unary("beta 10, threshold 5 (3,4): linear above x = 0.5", {3, 4}, t([](const Tensor64& x) { return softplus(x, 10.0, 5.0); })),
+        unary("x * 30 (5,): far from 0", {5}, t([](const Tensor64& x) { return softplus(x * 30.0); }))}},
+      {"gelu",
+       {unary("erf (3,4)", {3, 4}, t([](const Tensor64& x) { return gelu(x); })),
+        unary("tanh (3,4)", {3, 4}, t([](const Tensor64& x) { return gelu(x, GeluApproximation::tanh); }))}},
+      {"silu", {unary("(3,4)", {3, 4}, t([](const Tensor64& x) { return silu(x); }))}},
       {"where",
        {binary("(3,4) (3,4)", {3, 4}, {3, 4},
                [](const Tensor64& a, const Tensor64& b) { return where(checker_mask({3, 4}), a, b); }),
@@ -205,6 +352,22 @@ std::vector<OpEntry> make_registry() {
       {"cross_entropy (composed)",
        cross_entropy_cases([](const Tensor64& z, std::span<const int> y) { return composed::cross_entropy(z, y); },
                            [](const Tensor64& z, const Tensor64& t) { return composed::cross_entropy(z, t); })},
+      {"cross_entropy with options",
+       cross_entropy_options_cases([](const Tensor64& z, std::span<const int> y, CrossEntropyOptions o) { return cross_entropy(z, y, o); })},
+      {"cross_entropy with options (composed)",
+       cross_entropy_options_cases(
+           [](const Tensor64& z, std::span<const int> y, CrossEntropyOptions o) { return composed::cross_entropy(z, y, o); })},
+      {"nll_loss", nll_loss_cases([](const Tensor64& lp, std::span<const int> y, NllLossOptions o) { return nll_loss(lp, y, o); })},
+      {"mse_loss", pointwise_loss_cases([](auto&&... a) { return mse_loss(a...); }, [](const Tensor64& t) { return t; })},
+      {"huber_loss",
+       pointwise_loss_cases([](const Tensor64& x, const Tensor64& t, Reduction r) { return huber_loss(x, t, r, 0.7); },
+                            [](const Tensor64& t) { return t; })},
+      {"binary_cross_entropy_with_logits",
+       pointwise_loss_cases([](auto&&... a) { return binary_cross_entropy_with_logits(a...); },
+                            [](const Tensor64& t) { return t * 0.2 + 0.5; })},  // targets in [0.1, 0.9]
+      {"binary_cross_entropy_with_logits, logits far from 0",
+       {binary("logits * 20 (3,4)", {3, 4}, {3, 4},
+               [](const Tensor64& x, const Tensor64& t) { return binary_cross_entropy_with_logits(x * 20.0, t * 0.2 + 0.5); })}},
       {"batch_norm", batch_norm_cases([](auto&&... a) { return batch_norm(a...); })},
       {"batch_norm (composed)", batch_norm_cases([](auto&&... a) { return composed::batch_norm(a...); })},
       {"dropout",

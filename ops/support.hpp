@@ -4,9 +4,11 @@
 // argmax and max share.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "xgrad/detail/op_support.hpp"
 #include "xgrad/ops.hpp"
@@ -19,12 +21,65 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha,
           const double* a, const double* b, double beta, double* c);
 
-// Every label in [0, classes); value_error names the label, its row and the number of classes.
-inline void check_labels(const char* op, std::span<const int> labels, std::size_t classes) {
+// A reduction over some axes of a tensor: the shapes it keeps and the count it reduces. Empty axes
+// mean all axes; an axis out of range or given twice is a value_error naming the op.
+struct ReductionPlan {
+  shape_type keep_shape;  // the input's rank, 1 on reduced axes
+  shape_type out_shape;   // keep_shape without the reduced axes unless keepdims
+  std::size_t count = 1;  // elements reduced into each output
+};
+
+inline ReductionPlan plan_reduction(const char* op, const shape_type& shape, const axes_type& axes, bool keepdims) {
+  std::vector<bool> reduced(shape.size(), axes.empty());
+  for (long a : axes) {
+    const std::size_t axis = normalize_axis(op, a, shape.size());
+    if (reduced[axis])
+      throw value_error(std::string(op) + ": axis " + std::to_string(a) + " is given twice");
+    reduced[axis] = true;
+  }
+  ReductionPlan r;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    r.keep_shape.push_back(reduced[i] ? 1 : shape[i]);
+    if (reduced[i]) r.count *= shape[i];
+    if (!reduced[i] || keepdims) r.out_shape.push_back(r.keep_shape.back());
+  }
+  return r;
+}
+
+// Calls f(k, o) for every element k of a contiguous tensor of `shape`, row-major, with o the index of
+// the output element it reduces into: the output's strides (reduced_strides) are 0 on reduced axes.
+template <class F>
+void for_each_reduced(const shape_type& shape, const shape_type& out_strides, F&& f) {
+  std::size_t total = 1;
+  for (std::size_t d : shape) total *= d;
+  shape_type index(shape.size(), 0);
+  std::size_t o = 0;
+  for (std::size_t k = 0; k < total; ++k) {
+    f(k, o);
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      o += out_strides[d];
+      if (++index[d] < shape[d]) break;
+      o -= out_strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// Every label in [0, classes) or equal to `ignored` (cross_entropy's ignore_index); value_error
+// names the label, its row and the number of classes.
+inline void check_labels(const char* op, std::span<const int> labels, std::size_t classes,
+                         std::optional<int> ignored = {}) {
   for (std::size_t i = 0; i < labels.size(); ++i)
-    if (labels[i] < 0 || std::size_t(labels[i]) >= classes)
+    if (labels[i] != ignored && (labels[i] < 0 || std::size_t(labels[i]) >= classes))
       throw value_error(std::string(op) + ": label " + std::to_string(labels[i]) + " (row " + std::to_string(i) +
                         ") is out of range for " + std::to_string(classes) + " classes");
+}
+
+// label_smoothing in [0, 1] (fused and composed cross_entropy).
+inline void check_cross_entropy_options(const CrossEntropyOptions& options) {
+  if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
+    throw value_error("cross_entropy: label_smoothing = " + std::to_string(options.label_smoothing) +
+                      " is outside [0, 1]");
 }
 
 // Logits must be (N, C) with N = rows > 0 and C > 0; returns {N, C}.
@@ -92,6 +147,28 @@ Channels batch_norm_channels(const TensorT<T>& x, const TensorT<T>& gamma, const
                       shape_string(s) + " has " + std::to_string(ch.count()) +
                       " (batch size 1); use eval mode for single examples");
   return ch;
+}
+
+// Layer norm's view of x as (rows, features): the trailing dimensions of x must be gamma's shape,
+// and beta's shape is gamma's; eps >= 0 and finite.
+struct Rows {
+  std::size_t rows = 0, features = 0;
+};
+template <class T>
+Rows layer_norm_rows(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta, double eps) {
+  if (!(eps >= 0.0 && std::isfinite(eps)))
+    throw value_error("layer_norm: eps = " + std::to_string(eps) + " is not a finite number >= 0");
+  const auto& xs = x.shape();
+  const auto& gs = gamma.shape();
+  if (gs.size() == 0 || gs.size() > xs.size() || !std::equal(gs.begin(), gs.end(), xs.end() - long(gs.size())))
+    throw shape_error("layer_norm: gamma of shape " + shape_string(gs) + " is not the trailing shape of input of shape " +
+                      shape_string(xs) + " (the normalised shape is gamma's, of rank 1 or more)");
+  if (!std::equal(gs.begin(), gs.end(), beta.shape().begin(), beta.shape().end()))
+    throw shape_error("layer_norm: beta of shape " + shape_string(beta.shape()) + " differs from gamma of shape " +
+                      shape_string(gs));
+  if (gamma.size() == 0)
+    throw shape_error("layer_norm: the normalised shape " + shape_string(gs) + " holds no elements");
+  return {x.size() / gamma.size(), gamma.size()};
 }
 
 // The exponential moving averages, PyTorch's convention: running = (1 - momentum) * running +

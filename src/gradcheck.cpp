@@ -79,10 +79,11 @@ std::vector<Tensor64> sample_inputs(const OpEntry& entry, const OpCase& c, std::
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> magnitude(entry.domain == Domain::real ? 0.0 : entry.domain == Domain::positive ? 0.5 : 0.2, 2.0);
   std::bernoulli_distribution negative(entry.domain == Domain::positive ? 0.0 : 0.5);
+  std::uniform_int_distribution<int> small_integer(-2, 2);
   std::vector<Tensor64> inputs;
   for (const auto& shape : c.shapes) {
     array<double> v = array<double>::from_shape(shape);
-    for (auto& x : v) x = negative(rng) ? -magnitude(rng) : magnitude(rng);
+    for (auto& x : v) x = entry.domain == Domain::ties ? small_integer(rng) : negative(rng) ? -magnitude(rng) : magnitude(rng);
     inputs.emplace_back(std::move(v));
   }
   return inputs;

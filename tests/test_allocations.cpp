@@ -90,3 +90,32 @@ BOOST_AUTO_TEST_CASE(a_training_step_with_batch_norm_allocates_nothing) {
   BOOST_TEST(counts.news == 0);
   BOOST_TEST(counts.mallocs == 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_training_step_with_layer_norm_gelu_and_silu_allocates_nothing) {
+  nn::manual_seed(1);
+  nn::Sequential model{nn::Linear(64, 256), nn::LayerNorm(256), nn::GELU(), nn::Linear(256, 64), nn::SiLU(),
+                       nn::Linear(64, 10)};
+  const bench::AllocationCounts counts = training_allocations(model, 32, 64);
+  BOOST_TEST(counts.news == 0);
+  BOOST_TEST(counts.mallocs == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_embedding_lookup_and_cross_entropy_with_options_allocate_nothing_per_step) {
+  nn::manual_seed(1);
+  nn::Embedding table(50, 10);
+  Tensor ids = Tensor::zeros({8, 3});
+  for (std::size_t i = 0; i < ids.size(); ++i) ids.value().data()[i] = float(i * 7 % 50);
+  std::vector<int> labels(24);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = i == 5 ? -100 : int(i % 10);  // one ignored row
+  Tensor weight = table.weight();
+  const axes_type rows_by_classes{24, 10};
+  Tape tape;
+  const bench::AllocationCounts counts = allocations_over_steps([&] {
+    tape.clear();
+    const Tensor logits = reshape(table(ids), rows_by_classes);
+    tape.backward(cross_entropy(logits, labels, {.label_smoothing = 0.1}));
+    weight.zero_grad();
+  });
+  BOOST_TEST(counts.news == 0);
+  BOOST_TEST(counts.mallocs == 0);
+}

@@ -139,3 +139,47 @@ BOOST_AUTO_TEST_CASE(apply_visits_a_module_and_all_its_descendants) {
   model.apply([&](nn::Module& m) { seen.push_back(m.describe().substr(0, 4)); });
   BOOST_TEST(seen == (std::vector<std::string>{"Sequ", "Line", "Sequ", "ReLU", "Drop"}), tt::per_element());
 }
+
+BOOST_AUTO_TEST_CASE(layer_norm_module_has_pytorch_parameter_names_and_normalises_each_sample) {
+  nn::LayerNorm norm(shape_type{2, 3});
+  std::vector<std::string> names;
+  for (auto& [name, t] : norm.named_parameters()) names.push_back(name + " " + shape_string(t.shape()));
+  BOOST_TEST(names == (std::vector<std::string>{"weight (2, 3)", "bias (2, 3)"}), tt::per_element());
+  BOOST_TEST(norm.describe() == "LayerNorm((2, 3), eps=1e-05)");
+  Tensor x = Tensor::zeros({4, 2, 3});
+  for (std::size_t i = 0; i < x.size(); ++i) x.value().data()[i] = float(i * i % 7);
+  norm.eval();  // no running statistics: eval mode changes nothing
+  const Tensor y = norm(x);
+  double mean = 0;
+  for (std::size_t j = 0; j < 6; ++j) mean += y.value().data()[6 + j] / 6.0;
+  BOOST_TEST(mean == 0.0, tt::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(embedding_looks_up_rows_for_ids_of_any_shape_and_adds_gradients_of_repeats) {
+  nn::manual_seed(3);
+  nn::Embedding table(10, 4);
+  BOOST_TEST(table.describe() == "Embedding(10, 4)");
+  Tensor ids(array<float>{{1.0f, 7.0f, 1.0f}, {0.0f, 9.0f, 7.0f}});
+  Tape tape;
+  const Tensor out = table(ids);
+  BOOST_TEST(out.shape_vector() == (shape_type{2, 3, 4}));
+  for (std::size_t k = 0; k < 4; ++k) BOOST_TEST(out.value()(1, 2, k) == table.weight().value()(7, k));
+  const std::vector<int> as_ints{7, 7, 2};
+  BOOST_TEST(table(as_ints).shape_vector() == (shape_type{3, 4}));
+  tape.backward(sum(out));
+  BOOST_TEST(table.weight().grad()(1, 0) == 2.0f);  // id 1 twice
+  BOOST_TEST(table.weight().grad()(9, 3) == 1.0f);
+  BOOST_TEST(table.weight().grad()(2, 0) == 0.0f);
+}
+
+BOOST_AUTO_TEST_CASE(gelu_and_silu_modules_apply_their_ops) {
+  const Tensor x(array<float>{-1.0f, 0.5f, 2.0f});
+  nn::GELU gelu_erf;
+  nn::GELU gelu_tanh(GeluApproximation::tanh);
+  nn::SiLU swish;
+  BOOST_TEST(gelu_erf(x).value() == gelu(x).value());
+  BOOST_TEST(gelu_tanh(x).value() == gelu(x, GeluApproximation::tanh).value());
+  BOOST_TEST(swish(x).value() == silu(x).value());
+  BOOST_TEST(gelu_tanh.describe() == "GELU(approximate='tanh')");
+  BOOST_TEST(nn::Sequential(nn::Linear(3, 2), nn::SiLU()).describe().find("SiLU()") != std::string::npos);
+}

@@ -138,3 +138,20 @@ BOOST_AUTO_TEST_CASE(fused_and_composed_cross_entropy_agree) {
                               [](const auto& in) { return composed::cross_entropy(in[0], in[1]); },
                               {agreement::random_input({8, 7}, 5, 4.0), targets});
 }
+
+BOOST_AUTO_TEST_CASE(fused_and_composed_cross_entropy_with_options_agree) {
+  const std::vector<int> labels = {3, 0, -100, 6, 1, 2, 5, 4};  // row 2 ignored
+  const CrossEntropyOptions cases[] = {{.reduction = Reduction::none},
+                                       {.reduction = Reduction::sum, .label_smoothing = 0.3},
+                                       {.ignore_index = -100, .label_smoothing = 0.1},
+                                       {.reduction = Reduction::none, .ignore_index = 3, .label_smoothing = 1.0}};
+  const std::vector<int> labels_ignoring_3 = {3, 0, 2, 6, 1, 2, 5, 4};
+  for (const CrossEntropyOptions& o : cases) {
+    BOOST_TEST_CONTEXT("reduction " << int(o.reduction) << ", ignore_index " << o.ignore_index << ", smoothing " << o.label_smoothing) {
+      const std::vector<int>& y = o.ignore_index == 3 ? labels_ignoring_3 : labels;
+      agreement::expect_agreement([&](const auto& in) { return cross_entropy(in[0], y, o); },
+                                  [&](const auto& in) { return composed::cross_entropy(in[0], y, o); },
+                                  {agreement::random_input({8, 7}, 6, 4.0)});
+    }
+  }
+}

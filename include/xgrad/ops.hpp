@@ -2,6 +2,7 @@
 // The differentiable ops. Each is a free function defined, with its backward beside it, in ops/.
 // Binary arithmetic broadcasts like NumPy; the gradient of a broadcast input is summed back to its
 // shape. Every op is instantiated for float (Tensor) and double (Tensor64).
+#include <limits>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -31,6 +32,24 @@ template <class T> TensorT<T> exp(const TensorT<T>& x);
 template <class T> TensorT<T> log(const TensorT<T>& x);
 template <class T> TensorT<T> sqrt(const TensorT<T>& x);
 template <class T> TensorT<T> abs(const TensorT<T>& x);
+// log(1 + x) and exp(x) - 1, accurate for small x.
+template <class T> TensorT<T> log1p(const TensorT<T>& x);
+template <class T> TensorT<T> expm1(const TensorT<T>& x);
+// Element-wise maximum and minimum (broadcasting; NaN propagates). At a tie each input gets half
+// the gradient, as in PyTorch.
+template <class T> TensorT<T> maximum(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> minimum(const TensorT<T>& a, const TensorT<T>& b);
+// x limited to [lo, hi] (an infinite bound is no bound; lo > hi is a value_error). The gradient
+// passes where lo <= x <= hi, bounds included, as in PyTorch.
+template <class T> TensorT<T> clamp(const TensorT<T>& x, scalar_of<T> lo, scalar_of<T> hi);
+// Comparisons (broadcasting): a constant mask, 1 where the relation holds and 0 elsewhere (for
+// where, or to count); not differentiable.
+template <class T> TensorT<T> equal(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> not_equal(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> less(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> less_equal(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> greater(const TensorT<T>& a, const TensorT<T>& b);
+template <class T> TensorT<T> greater_equal(const TensorT<T>& a, const TensorT<T>& b);
 
 // ops/activation.cpp
 template <class T> TensorT<T> sigmoid(const TensorT<T>& x);
@@ -38,6 +57,14 @@ template <class T> TensorT<T> tanh(const TensorT<T>& x);
 template <class T> TensorT<T> relu(const TensorT<T>& x);
 template <class T> TensorT<T> leaky_relu(const TensorT<T>& x, scalar_of<T> slope = T(0.01));
 template <class T> TensorT<T> elu(const TensorT<T>& x, scalar_of<T> alpha = T(1));
+// (1 / beta) log(1 + exp(beta x)), computed without overflow; x where beta x > threshold (PyTorch's
+// defaults and rule).
+template <class T> TensorT<T> softplus(const TensorT<T>& x, scalar_of<T> beta = T(1), scalar_of<T> threshold = T(20));
+// GELU: x Phi(x) with the normal CDF through erf, or PyTorch's approximate='tanh' form.
+enum class GeluApproximation { none, tanh };
+template <class T> TensorT<T> gelu(const TensorT<T>& x, GeluApproximation approximate = GeluApproximation::none);
+// SiLU (swish): x * sigmoid(x).
+template <class T> TensorT<T> silu(const TensorT<T>& x);
 // mask ? a : b, element by element (broadcasting); the mask is a constant (non-zero means true).
 template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
 
@@ -47,13 +74,58 @@ template <class T> TensorT<T> mean(const TensorT<T>& x, const axes_type& axes = 
 // The maximum along one axis; the gradient goes to the first maximal element.
 template <class T> TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims = false);
 
-// ops/linalg.cpp: (m,k)@(k,n); (b,m,k)@(k,n); (b,m,k)@(b,k,n). GEMM through BLAS.
+// ops/statistics.cpp: empty axes means all axes. The variance is unbiased (divides by count - 1)
+// unless unbiased = false (count), as torch.var; stddev is its square root (torch.std: a function
+// named std would clash with namespace std under `using namespace xg`).
+template <class T>
+TensorT<T> var(const TensorT<T>& x, const axes_type& axes = {}, bool unbiased = true, bool keepdims = false);
+template <class T>
+TensorT<T> stddev(const TensorT<T>& x, const axes_type& axes = {}, bool unbiased = true, bool keepdims = false);
+// log(sum(exp(x))) over the axes without overflow; its gradient is the softmax over them.
+template <class T> TensorT<T> logsumexp(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
+
+// ops/extrema.cpp. NaN propagates (it is the extreme of any set it is in).
+// The maximum or minimum over several axes (empty: all), as torch.amax / amin: elements that tie
+// for it share its gradient evenly.
+template <class T> TensorT<T> max(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
+template <class T> TensorT<T> min(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
+// The minimum along one axis; the gradient goes to the first minimal element (as max above).
+template <class T> TensorT<T> min(const TensorT<T>& x, long axis, bool keepdims = false);
+// torch.max / torch.min with a dim: the extremes along the axis and their positions on it (the first
+// one at a tie), row-major over the other axes; the gradient goes to those positions.
+template <class T>
+struct Extremum {
+  TensorT<T> values;
+  std::vector<int> indices;
+};
+template <class T> Extremum<T> max_with_indices(const TensorT<T>& x, long axis, bool keepdims = false);
+template <class T> Extremum<T> min_with_indices(const TensorT<T>& x, long axis, bool keepdims = false);
+
+// ops/linalg.cpp. torch.matmul: (..., m, k) @ (..., k, n) with the batch dimensions broadcasting
+// ((2,1,m,k) @ (3,k,n) is (2,3,m,n)); a 1-D left operand is a row vector and a 1-D right one a
+// column vector, whose dimension the result drops ((k,) @ (k,) is a scalar). GEMM through BLAS.
 template <class T> TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b);
 // Permutes the axes (reverses them when perm is empty).
 template <class T> TensorT<T> transpose(const TensorT<T>& x, const std::vector<std::size_t>& perm = {});
 
 // ops/shape.cpp: one dimension may be -1 (inferred).
 template <class T> TensorT<T> reshape(const TensorT<T>& x, const axes_type& shape);
+
+// ops/indexing.cpp. Negative axes count from the end.
+// The tensors joined along an existing axis (the other dimensions equal), or along a new one
+// (stack: every tensor of one shape).
+template <class T> TensorT<T> concat(const std::vector<TensorT<T>>& tensors, long axis = 0);
+template <class T> TensorT<T> stack(const std::vector<TensorT<T>>& tensors, long axis = 0);
+// x[..., start:stop:step, ...] along the axis, with Python's rules: negative bounds count from the
+// end, bounds past either end are clamped; step >= 1.
+template <class T>
+TensorT<T> slice(const TensorT<T>& x, long axis, long start, long stop = std::numeric_limits<long>::max(), long step = 1);
+// The lines of x at the given positions along the axis (repeats allowed; negative indices count from
+// the end), as torch.index_select: what an embedding lookup is.
+template <class T> TensorT<T> index_select(const TensorT<T>& x, long axis, std::span<const int> indices);
+// torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (and so on); index has x's rank and
+// is no larger than x except along the axis. Gradients of repeated positions add up.
+template <class T> TensorT<T> gather(const TensorT<T>& x, long axis, const array<int>& index);
 
 // ops/softmax.cpp: numerically stable (the maximum along the axis is subtracted first).
 template <class T> TensorT<T> softmax(const TensorT<T>& x, long axis = -1);
@@ -76,6 +148,39 @@ struct ReplicaSum {
   virtual void operator()(std::span<double> values) const = 0;
 };
 
+// ops/losses.cpp. How a loss over many elements (or rows) is reduced, as in PyTorch: the mean, the
+// sum, or none (one loss per element or row).
+enum class Reduction { mean, sum, none };
+// (input - target)^2; input and target of one shape, both differentiable.
+template <class T>
+TensorT<T> mse_loss(const TensorT<T>& input, const TensorT<T>& target, Reduction reduction = Reduction::mean);
+// 0.5 d^2 where |d| <= delta, delta (|d| - delta / 2) beyond, d = input - target.
+template <class T>
+TensorT<T> huber_loss(const TensorT<T>& input, const TensorT<T>& target, Reduction reduction = Reduction::mean,
+                      scalar_of<T> delta = T(1));
+// -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)) from logits x, stable for any x; targets in [0, 1].
+template <class T>
+TensorT<T> binary_cross_entropy_with_logits(const TensorT<T>& logits, const TensorT<T>& targets,
+                                            Reduction reduction = Reduction::mean);
+struct NllLossOptions {
+  Reduction reduction = Reduction::mean;
+  int ignore_index = -100;  // rows with this label add nothing (and do not count in the mean)
+};
+// -log_probs[i, labels[i]] for (N, C) log-probabilities (log_softmax's output).
+template <class T>
+TensorT<T> nll_loss(const TensorT<T>& log_probs, std::span<const int> labels, NllLossOptions options = {});
+struct CrossEntropyOptions {
+  Reduction reduction = Reduction::mean;
+  int ignore_index = -100;
+  // s in [0, 1]: the target is (1 - s) one-hot + s / C uniform, as in PyTorch.
+  double label_smoothing = 0.0;
+  bool operator==(const CrossEntropyOptions&) const = default;
+};
+// cross_entropy with PyTorch's options: nll_loss(log_softmax(logits)) plus the smoothing term; the
+// mean is over the rows not ignored (NaN when all are, as in PyTorch).
+template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels, CrossEntropyOptions options);
+
 // ops/batch_norm.cpp: x is (N, C) or (N, C, H, W) (any rank >= 2: channels on axis 1).
 struct BatchNormOptions {
   bool train = true;      // batch statistics (and update the running ones) or the running statistics
@@ -92,6 +197,12 @@ template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options = {});
 
+// ops/layer_norm.cpp: each element of gamma's shape (the trailing dimensions of x) normalised over
+// those dimensions, then scaled by gamma and shifted by beta (PyTorch's layer_norm with
+// normalized_shape = gamma's shape). Biased variance, as in PyTorch.
+template <class T>
+TensorT<T> layer_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta, double eps = 1e-5);
+
 // ops/regularization.cpp
 // Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p) in
 // train mode; the identity in eval mode. p in [0, 1).
@@ -107,8 +218,12 @@ template <class T> TensorT<T> log_softmax(const TensorT<T>& x, long axis = -1);
 template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels);
 template <class T> TensorT<T> cross_entropy(const TensorT<T>& logits, const TensorT<T>& targets);
 template <class T>
+TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels, CrossEntropyOptions options);
+template <class T>
 TensorT<T> batch_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta,
                       TensorT<T>& running_mean, TensorT<T>& running_var, BatchNormOptions options = {});
+template <class T>
+TensorT<T> layer_norm(const TensorT<T>& x, const TensorT<T>& gamma, const TensorT<T>& beta, double eps = 1e-5);
 }  // namespace composed
 
 template <class T> TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) { return add(a, b); }

@@ -13,6 +13,7 @@ enum class Domain {
   real,            // [-2, 2]
   positive,        // [0.5, 2]: log, sqrt, fractional powers
   away_from_zero,  // ±[0.2, 2]: ops with a kink or a pole at 0 (abs, relu, div)
+  ties,            // the integers -2..2: inputs often equal each other (maximum's split gradient)
 };
 
 struct OpCase {

@@ -1,5 +1,6 @@
 #include "xgrad/nn/layers.hpp"
 
+#include <cmath>
 #include <sstream>
 
 namespace xg::nn {
@@ -49,6 +50,55 @@ std::string BatchNorm::describe() const {
   std::ostringstream s;
   s << "BatchNorm(" << features_ << ", momentum=" << momentum_ << ", eps=" << eps_ << ")";
   return s.str();
+}
+
+LayerNorm::LayerNorm(std::size_t features, double eps) : LayerNorm(shape_type{features}, eps) {}
+
+LayerNorm::LayerNorm(shape_type normalized_shape, double eps) : shape_(std::move(normalized_shape)), eps_(eps) {
+  weight_ = register_parameter("weight", Tensor::ones(shape_));
+  bias_ = register_parameter("bias", Tensor::zeros(shape_));
+}
+
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, weight_, bias_, eps_); }
+
+std::string LayerNorm::describe() const {
+  std::ostringstream s;
+  s << "LayerNorm(" << shape_string(shape_) << ", eps=" << eps_ << ")";
+  return s.str();
+}
+
+Embedding::Embedding(std::size_t count, std::size_t dim) : count_(count), dim_(dim) {
+  if (count == 0 || dim == 0) throw value_error("Embedding: sizes must be positive, got " + describe());
+  weight_ = register_parameter("weight", normal<float>({count, dim}, 0.0f, 1.0f, default_generator()));
+}
+
+Tensor Embedding::forward(const Tensor& ids) {
+  rows_.resize(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const float id = ids.value().data()[i];
+    if (!(std::abs(id) < 1e9f && id == std::floor(id)))  // operator() checks the range
+      throw value_error(describe() + ": id " + std::to_string(id) + " (element " + std::to_string(i) + ") is not a whole number");
+    rows_[i] = int(id);
+  }
+  out_shape_.assign(ids.shape().begin(), ids.shape().end());
+  out_shape_.push_back(long(dim_));
+  return reshape((*this)(rows_), out_shape_);
+}
+
+Tensor Embedding::operator()(std::span<const int> ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || std::size_t(ids[i]) >= count_)
+      throw value_error(describe() + ": id " + std::to_string(ids[i]) + " (element " + std::to_string(i) +
+                        ") is out of range [0, " + std::to_string(count_) + ")");
+  return index_select(weight_, 0, ids);
+}
+
+std::string Embedding::describe() const {
+  return "Embedding(" + std::to_string(count_) + ", " + std::to_string(dim_) + ")";
+}
+
+std::string GELU::describe() const {
+  return approximate_ == GeluApproximation::tanh ? "GELU(approximate='tanh')" : "GELU()";
 }
 
 std::string LeakyReLU::describe() const {

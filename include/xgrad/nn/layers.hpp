@@ -1,6 +1,8 @@
 #pragma once
-// The layers: Linear, BatchNorm, activations, Dropout and Sequential.
+// The layers: Linear, BatchNorm, LayerNorm, Embedding, activations, Dropout and Sequential.
 #include <memory>
+#include <span>
+#include <vector>
 #include <type_traits>
 
 #include "xgrad/nn/init.hpp"
@@ -51,6 +53,44 @@ class BatchNorm : public Module {
   double momentum_, eps_;
   Tensor gamma_, beta_, running_mean_, running_var_;
   std::shared_ptr<const ReplicaSum> replica_sum_;
+};
+
+// Layer normalisation over the trailing dimensions normalized_shape (PyTorch's nn.LayerNorm): every
+// sample normalised on its own, the same in train and eval mode. Parameters "weight" (ones) and
+// "bias" (zeros) of normalized_shape, named as in PyTorch.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(std::size_t features, double eps = 1e-5);
+  explicit LayerNorm(shape_type normalized_shape, double eps = 1e-5);
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  shape_type shape_;
+  double eps_;
+  Tensor weight_, bias_;
+};
+
+// A table of `count` learned vectors of `dim` values (PyTorch's nn.Embedding), drawn from N(0, 1).
+// Looking up ids of any shape gives that shape plus (dim,); the gradient adds up in the rows looked
+// up (index_select).
+class Embedding : public Module {
+ public:
+  Embedding(std::size_t count, std::size_t dim);
+  // ids: whole numbers in [0, count) held in a tensor (a batch of token ids, any shape).
+  Tensor forward(const Tensor& ids) override;
+  using Module::operator();
+  // ids as integers: (ids.size(), dim).
+  Tensor operator()(std::span<const int> ids);
+  std::string describe() const override;
+  const Tensor& weight() const { return weight_; }
+
+ private:
+  std::size_t count_, dim_;
+  Tensor weight_;
+  // forward's ids as integers and the output's shape, kept so that a step allocates nothing
+  std::vector<int> rows_;
+  axes_type out_shape_;
 };
 
 // Activations have no parameters; they name themselves for Sequential's init choice.
@@ -108,6 +148,24 @@ class Sigmoid : public Activation {
 struct BatchShard {
   std::size_t offset = 0;
   std::size_t global_rows = 0;
+};
+
+class GELU : public Activation {
+ public:
+  explicit GELU(GeluApproximation approximate = GeluApproximation::none) : approximate_(approximate) {}
+  Tensor forward(const Tensor& x) override { return gelu(x, approximate_); }
+  std::string describe() const override;
+  bool relu_like() const override { return true; }
+
+ private:
+  GeluApproximation approximate_;
+};
+
+class SiLU : public Activation {
+ public:
+  Tensor forward(const Tensor& x) override { return silu(x); }
+  std::string describe() const override { return "SiLU()"; }
+  bool relu_like() const override { return true; }
 };
 
 // Inverted dropout in train mode, identity in eval mode. Its mask stream is seeded from

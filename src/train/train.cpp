@@ -143,7 +143,11 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     const auto t0 = clock_type::now();
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
+    // A stream per epoch, so that a resumed run draws what the uninterrupted one would have.
+    Generator augmentation_gen(options.seed * 1000003 + std::uint64_t(epoch) + 0x5eed);
+    const float background = -data.standardization.mean / data.standardization.stddev;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
+      if (options.augmentation.enabled()) data::augment(x, options.augmentation, background, augmentation_gen);
       const StepResult r = train_step(model, optimizer, tape, x, y, ++step);
       if (options.check_initial_loss && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
       loss_sum += r.loss * double(y.size());

@@ -55,8 +55,8 @@ void pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y);
 template <class T>
 void pool2d_backward_reference(const Pool2dGeometry& g, const T* x, const T* gy, T* gx, bool overwrite);
 
-// oneDNN kernels (float32, NCHW / OIHW plain layouts). Primitives are created on a shape's first
-// call on a thread and reused from then on; a call then allocates nothing. Results overwrite.
+// oneDNN kernels (float32; the caller's buffers NCHW / OIHW). Primitives are created on a shape's
+// first call on a thread and reused from then on. Results overwrite.
 namespace onednn {
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float* w, float* gx);
@@ -68,8 +68,12 @@ std::size_t pool2d_workspace_bytes(const Pool2dGeometry& g);
 void pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, void* workspace);
 void pool2d_backward(const Pool2dGeometry& g, const float* gy, const void* workspace, float* gx);
 
-// Primitives created so far on this thread: tests check that steady-state steps create none.
+// Primitives (reorders included) created so far on this thread: tests check that steady-state
+// steps create none.
 std::size_t primitives_created();
+// Convolutions in oneDNN's preferred blocked layouts with reorders (the default), or on the plain
+// NCHW / OIHW layouts: bench_conv measures both.
+void set_blocked_convolutions(bool on);
 }  // namespace onednn
 
 }  // namespace xg::detail

@@ -51,6 +51,7 @@ struct FitOptions {
   bool checkpoints = true;                // save one at the end of every epoch
   bool check_initial_loss = true;         // compare the first loss with log(classes)
   bool quiet = false;                     // no progress output at all
+  data::Augmentation augmentation{};      // applied to each training batch of images, drawn from the seed
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
 };
 

@@ -1,7 +1,9 @@
 // Each convolution and pooling layer of the CNN recipe (issue 13; batch 128), forward and backward, in
 // GFLOP/s (pooling in GB/s moved) against the machine's measured sgemm peak: xgrad's oneDNN path in
 // blocked layouts (the default), oneDNN on plain NCHW, and the reference path (im2col + sgemm).
-//   bench_conv [--threads 1|2|both] [--steps N]
+// Last, a whole training step of the recipe (forward, backward, Adam) on one batch, the figure
+// benchmarks/compare_cnn.sh sets against PyTorch's (benchmarks/torch_cnn.py).
+//   bench_conv [--threads 1|2|both] [--steps N] [--step-only]
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include <xgrad/detail/conv.hpp>
 #include <xgrad/detail/op_support.hpp>
+#include <xgrad/train/train.hpp>
 #include <xgrad/xgrad.hpp>
 
 #include "bench_support.hpp"
@@ -80,21 +83,44 @@ void bench_pool_layer(const char* name, const Pool2dGeometry& g, int steps) {
   std::printf("%-7s %-17s %8.2f ms %6.1f GB/s      | %25s | %8.2f ms %6.1f GB/s\n", name, "backward", bwd, bytes / bwd / 1e6, "",
               bwd_ref, bytes / bwd_ref / 1e6);
 }
+// The issue's recipe, as examples/fashion_mnist.cpp --model cnn builds it.
+double recipe_step_ms(int steps) {
+  nn::manual_seed(0);
+  nn::Sequential model{
+      nn::Conv2d(1, 32, 5, {.padding = 2, .bias = false}), nn::BatchNorm(32), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Conv2d(32, 64, 5, {.padding = 2, .bias = false}), nn::BatchNorm(64), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Flatten(), nn::Linear(3136, 256, nn::no_bias), nn::BatchNorm(256), nn::ReLU(), nn::Dropout(0.3),
+      nn::Linear(256, 10)};
+  optim::Optimizer optimizer(model.parameters(), optim::adam({.lr = 1e-3}));
+  Generator gen(1);
+  const Tensor x = normal<float>({128, 1, 28, 28}, 0.0f, 1.0f, gen);
+  std::vector<int> labels(128);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+  Tape tape;
+  std::size_t step = 0;
+  return bench::time_steps([&] { train::train_step(model, optimizer, tape, x, labels, ++step); }, 3, steps).median_ms();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::ensure_benchmark_environment(argv);
   std::string threads = "both";
   int steps = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--threads")) threads = argv[i + 1];
-    if (!std::strcmp(argv[i], "--steps")) steps = std::stoi(argv[i + 1]);
+  bool step_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--step-only")) step_only = true;
+    if (i + 1 < argc && !std::strcmp(argv[i], "--threads")) threads = argv[i + 1];
+    if (i + 1 < argc && !std::strcmp(argv[i], "--steps")) steps = std::stoi(argv[i + 1]);
   }
   std::vector<int> counts;
   if (threads == "both" || threads == "1") counts.push_back(1);
   if (threads == "both" || threads == "2") counts.push_back(2);
   for (int n : counts) {
     bench::use_threads(n);
+    if (step_only) {
+      std::printf("xgrad threads %d: median %.1f ms/step over %d steps (batch 128)\n", n, recipe_step_ms(steps), steps);
+      continue;
+    }
     const double peak = sgemm_peak_gflops(steps);
     std::printf("\n%d thread%s, BLAS %s: sgemm 1024^3 peak %.1f GFLOP/s; batch 128, median of %d\n", n, n > 1 ? "s" : "",
                 bench::blas_kernel_name(), peak, steps);
@@ -104,6 +130,7 @@ int main(int argc, char** argv) {
     bench_pool_layer("pool1", pool(32, 28), steps);
     bench_conv_layer("conv2", conv(32, 64, 14), peak, steps);
     bench_pool_layer("pool2", pool(64, 14), steps);
+    std::printf("recipe training step (batch 128): %.1f ms\n", recipe_step_ms(steps));
   }
   return 0;
 }

@@ -8,11 +8,6 @@ namespace xg::nn {
 namespace {
 std::string size2_string(Size2 s) { return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")"; }
 
-std::string pool_string(const char* name, Size2 kernel, const Pool2dOptions& o) {
-  return std::string(name) + "(kernel=" + size2_string(kernel) +
-         (o.stride.h || o.stride.w ? ", stride=" + size2_string(o.stride) : std::string()) +
-         (o.padding.h || o.padding.w ? ", padding=" + size2_string(o.padding) : std::string()) + ")";
-}
 }  // namespace
 
 WeightedLayer::WeightedLayer(const shape_type& weight_shape, std::size_t outputs, bool bias, Init init)
@@ -73,8 +68,11 @@ std::string Conv2d::describe() const {
   return s + (has_bias_ ? ")" : ", bias=false)");
 }
 
-std::string MaxPool2d::describe() const { return pool_string("MaxPool2d", kernel_, options_); }
-std::string AvgPool2d::describe() const { return pool_string("AvgPool2d", kernel_, options_); }
+std::string Pool2dLayer::describe() const {
+  return std::string(name_) + "(kernel=" + size2_string(kernel_) +
+         (options_.stride.h || options_.stride.w ? ", stride=" + size2_string(options_.stride) : std::string()) +
+         (options_.padding.h || options_.padding.w ? ", padding=" + size2_string(options_.padding) : std::string()) + ")";
+}
 
 BatchNorm::BatchNorm(std::size_t features, double momentum, double eps)
     : features_(features), momentum_(momentum), eps_(eps) {

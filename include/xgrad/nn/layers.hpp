@@ -66,27 +66,32 @@ class Conv2d : public WeightedLayer {
   Conv2dOptions conv_;
 };
 
-// max_pool2d / avg_pool2d over (N, C, H, W).
-class MaxPool2d : public Module {
+// A pooling op over (N, C, H, W) windows: MaxPool2d and AvgPool2d.
+class Pool2dLayer : public Module {
  public:
-  explicit MaxPool2d(Size2 kernel, const Pool2dOptions& options = {}) : kernel_(kernel), options_(options) {}
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel_, options_); }
+  using Op = Tensor (*)(const Tensor&, Size2, const Pool2dOptions&);
+  Pool2dLayer(const char* name, Op op, Size2 kernel, const Pool2dOptions& options)
+      : name_(name), op_(op), kernel_(kernel), options_(options) {}
+  Tensor forward(const Tensor& x) override { return op_(x, kernel_, options_); }
   std::string describe() const override;
 
  private:
+  const char* name_;
+  Op op_;
   Size2 kernel_;
   Pool2dOptions options_;
 };
 
-class AvgPool2d : public Module {
+class MaxPool2d : public Pool2dLayer {
  public:
-  explicit AvgPool2d(Size2 kernel, const Pool2dOptions& options = {}) : kernel_(kernel), options_(options) {}
-  Tensor forward(const Tensor& x) override { return avg_pool2d(x, kernel_, options_); }
-  std::string describe() const override;
+  explicit MaxPool2d(Size2 kernel, const Pool2dOptions& options = {})
+      : Pool2dLayer("MaxPool2d", max_pool2d<float>, kernel, options) {}
+};
 
- private:
-  Size2 kernel_;
-  Pool2dOptions options_;
+class AvgPool2d : public Pool2dLayer {
+ public:
+  explicit AvgPool2d(Size2 kernel, const Pool2dOptions& options = {})
+      : Pool2dLayer("AvgPool2d", avg_pool2d<float>, kernel, options) {}
 };
 
 // (N, C, H, W) -> (N, C * H * W): from the convolutional part to the fully connected one.

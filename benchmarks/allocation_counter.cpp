@@ -7,7 +7,7 @@
 #include <new>
 
 namespace {
-std::atomic<long> new_calls{0}, malloc_calls{0};
+std::atomic<long> new_calls{0}, malloc_calls{0}, malloc_bytes{0};
 }  // namespace
 
 // malloc is interposed by defining it in the executable and forwarding to glibc's own entry points
@@ -21,26 +21,32 @@ void* __libc_memalign(std::size_t, std::size_t);
 
 void* malloc(std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(size), std::memory_order_relaxed);
   return __libc_malloc(size);
 }
 void* calloc(std::size_t n, std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(n * size), std::memory_order_relaxed);
   return __libc_calloc(n, size);
 }
 void* realloc(void* p, std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(size), std::memory_order_relaxed);
   return __libc_realloc(p, size);
 }
 void* aligned_alloc(std::size_t alignment, std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(size), std::memory_order_relaxed);
   return __libc_memalign(alignment, size);
 }
 void* memalign(std::size_t alignment, std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(size), std::memory_order_relaxed);
   return __libc_memalign(alignment, size);
 }
 int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  malloc_bytes.fetch_add(long(size), std::memory_order_relaxed);
   void* p = __libc_memalign(alignment, size);
   if (!p) return ENOMEM;
   *out = p;
@@ -84,7 +90,8 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 namespace xg::bench {
 
 AllocationCounts allocation_counts() {
-  return {new_calls.load(std::memory_order_relaxed), malloc_calls.load(std::memory_order_relaxed)};
+  return {new_calls.load(std::memory_order_relaxed), malloc_calls.load(std::memory_order_relaxed),
+          malloc_bytes.load(std::memory_order_relaxed)};
 }
 
 }  // namespace xg::bench

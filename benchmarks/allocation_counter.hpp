@@ -8,6 +8,7 @@ namespace xg::bench {
 
 struct AllocationCounts {
   long news = 0, mallocs = 0;
+  long malloc_bytes = 0;  // requested by the counted mallocs (0 under AddressSanitizer)
 };
 AllocationCounts allocation_counts();
 

@@ -134,6 +134,34 @@ std::vector<OpCase> layer_norm_cases(F f) {
           {"(3,5) near 1000, eps 0.1", {{3, 5}, {5}, {5}}, [f](const Inputs& in) { return f(in[0] + 1000.0, in[1], in[2], 0.1); }}};
 }
 
+// conv2d over (x, w) or (x, w, bias): the cases the issue lists (stride 1 and 2, padding 0/1/2,
+// F = 1, 3, 5, non-square inputs and kernels, groups, dilation, bias or none).
+std::vector<OpCase> conv2d_cases() {
+  const auto with = [](Conv2dOptions o) {
+    return [o](const Inputs& in) { return in.size() == 3 ? conv2d(in[0], in[1], in[2], o) : conv2d(in[0], in[1], o); };
+  };
+  return {{"F 3 pad 1 bias (2,3,5,5) (4,3,3,3)", {{2, 3, 5, 5}, {4, 3, 3, 3}, {4}}, with({.padding = 1})},
+          {"F 1 stride 2 no bias (2,3,5,5) (2,3,1,1)", {{2, 3, 5, 5}, {2, 3, 1, 1}}, with({.stride = 2})},
+          {"F 5 pad 2 (1,2,6,6) (3,2,5,5)", {{1, 2, 6, 6}, {3, 2, 5, 5}}, with({.padding = 2})},
+          {"F 3 stride 2 pad 1 bias (1,2,7,7) (2,2,3,3)", {{1, 2, 7, 7}, {2, 2, 3, 3}, {2}}, with({.stride = 2, .padding = 1})},
+          {"non-square (1,2,5,7) (3,2,3,2) stride (2,1) pad (1,0)", {{1, 2, 5, 7}, {3, 2, 3, 2}},
+           with({.stride = {2, 1}, .padding = {1, 0}})},
+          {"groups 2 bias (2,4,4,4) (6,2,3,3) pad 1", {{2, 4, 4, 4}, {6, 2, 3, 3}, {6}}, with({.padding = 1, .groups = 2})},
+          {"dilation 2 (1,2,7,6) (2,2,3,3) pad 2", {{1, 2, 7, 6}, {2, 2, 3, 3}}, with({.padding = 2, .dilation = 2})}};
+}
+
+// The pooling ops' windows: side by side and overlapping, padded, non-square.
+template <class Pool>
+std::vector<OpCase> pool_cases(Pool pool) {
+  const auto with = [pool](Size2 kernel, Pool2dOptions o) {
+    return [pool, kernel, o](const Tensor64& x) { return pool(x, kernel, o); };
+  };
+  return {unary("2x2 side by side (2,3,4,4)", {2, 3, 4, 4}, with(2, {})),
+          unary("3x3 stride 1 overlapping pad 1 (1,2,5,5)", {1, 2, 5, 5}, with(3, {.stride = 1, .padding = 1})),
+          unary("3x3 stride 2 overlapping (1,2,7,6)", {1, 2, 7, 6}, with(3, {.stride = 2})),
+          unary("(2,3) stride (1,2) non-square (1,2,5,6)", {1, 2, 5, 6}, with({2, 3}, {.stride = {1, 2}}))};
+}
+
 // A fixed 0/1 pattern (constant) for the where op.
 Tensor64 checker_mask(const S& shape) {
   array<double> m = array<double>::from_shape(shape);
@@ -370,6 +398,28 @@ std::vector<OpEntry> make_registry() {
                [](const Tensor64& x, const Tensor64& t) { return binary_cross_entropy_with_logits(x * 20.0, t * 0.2 + 0.5); })}},
       {"batch_norm", batch_norm_cases([](auto&&... a) { return batch_norm(a...); })},
       {"batch_norm (composed)", batch_norm_cases([](auto&&... a) { return composed::batch_norm(a...); })},
+      {"conv2d", conv2d_cases(), Domain::real},
+      {"max_pool2d",
+       [] {
+         auto cases = pool_cases([](const Tensor64& x, Size2 k, Pool2dOptions o) { return max_pool2d(x, k, o); });
+         // Ties: after relu every all-negative window ties at 0, and its gradient goes to one of them.
+         cases.push_back(unary("ties after relu, 2x2 (2,2,4,4)", {2, 2, 4, 4},
+                               [](const Tensor64& x) { return max_pool2d(relu(x), 2); }));
+         return cases;
+       }(),
+       Domain::away_from_zero},
+      {"avg_pool2d",
+       [] {
+         auto cases = pool_cases([](const Tensor64& x, Size2 k, Pool2dOptions o) { return avg_pool2d(x, k, o); });
+         cases.push_back(unary("3x3 stride 2 pad 1 without padding (1,2,5,6)", {1, 2, 5, 6}, [](const Tensor64& x) {
+           return avg_pool2d(x, 3, {.stride = 2, .padding = 1, .count_padding = false});
+         }));
+         return cases;
+       }()},
+      {"global_avg_pool2d", {unary("(2,3,4,5)", {2, 3, 4, 5}, t([](const Tensor64& x) { return global_avg_pool2d(x); }))}},
+      {"flatten",
+       {unary("(2,3,2,2) from 1", {2, 3, 2, 2}, t([](const Tensor64& x) { return flatten(x); })),
+        unary("(2,3,4) from -2", {2, 3, 4}, t([](const Tensor64& x) { return flatten(x, -2); }))}},
       {"dropout",
        {unary("train p=0.3 (4,5)", {4, 5},
               [](const Tensor64& x) {

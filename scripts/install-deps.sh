@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(g++ meson ninja-build pkg-config xtensor-dev libxsimd-dev libtbb-dev libopenblas-dev
           libboost-test-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libeigen3-dev
+          libdnnl-dev  # oneDNN: conv2d and pooling
           gnuplot-nox dataset-fashion-mnist
           libopenmpi-dev openmpi-bin  # xgrad::dist and its multi-rank tests
           clang libclang-rt-14-dev)  # libFuzzer and its sanitizer runtimes, for the fuzz runs

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@ namespace xg {
 namespace {
 std::unique_ptr<tbb::global_control> tbb_limit;
 int current = 0;
+std::atomic<int> openmp_team{0};  // read by oneDNN calls on any thread
 }  // namespace
 
 void set_num_threads(int n) {
@@ -23,6 +25,7 @@ void set_num_threads(int n) {
   tbb_limit.reset();  // only one global_control of a kind should be alive
   tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
   current = n;
+  openmp_team = n;
 }
 
 std::string blas_kernel() { return openblas_get_corename(); }
@@ -44,6 +47,7 @@ int num_threads() {
 TaskParallelism::TaskParallelism(int tasks) : previous_setting_(current), previous_blas_threads_(openblas_get_num_threads()) {
   if (tasks < 1) throw value_error("TaskParallelism: need at least 1 task at a time, got " + std::to_string(tasks));
   openblas_set_num_threads(1);
+  openmp_team = 1;
   tbb_limit.reset();
   tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, tasks);
 }
@@ -53,8 +57,13 @@ TaskParallelism::~TaskParallelism() {
     set_num_threads(previous_setting_);
   } else {
     openblas_set_num_threads(previous_blas_threads_);
+    openmp_team = 0;
     tbb_limit.reset();
   }
 }
+
+namespace detail {
+int openmp_threads() { return openmp_team.load(std::memory_order_relaxed); }
+}  // namespace detail
 
 }  // namespace xg

@@ -349,3 +349,32 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_from_a_symlink_loop_is_a_data_error_with_the_
 BOOST_AUTO_TEST_CASE(fashion_mnist_rejects_a_validation_split_that_leaves_no_training_data) {
   BOOST_CHECK_THROW(data::fashion_mnist({.validation = 1000, .limit = 1000}), value_error);
 }
+
+BOOST_AUTO_TEST_CASE(fashion_mnist_as_images_gives_one_channel_28_by_28_batches_with_the_same_values) {
+  const data::Dataset images = data::fashion_mnist({.validation = 500, .limit = 2000, .as_images = true});
+  const data::Dataset rows = data::fashion_mnist({.validation = 500, .limit = 2000});
+  BOOST_TEST(images.test.images.shape_vector() == (shape_type{2000, 1, 28, 28}), boost::test_tools::per_element());
+  BOOST_TEST(images.train.features() == 784u);
+  BOOST_TEST(images.standardization.mean == rows.standardization.mean);
+  const auto batch = *images.train.batches(32, data::Shuffle{3}).begin();
+  const auto row_batch = *rows.train.batches(32, data::Shuffle{3}).begin();
+  BOOST_TEST(batch.x.shape_vector() == (shape_type{32, 1, 28, 28}), boost::test_tools::per_element());
+  BOOST_TEST(std::equal(batch.x.value().begin(), batch.x.value().end(), row_batch.x.value().begin()));
+}
+
+BOOST_AUTO_TEST_CASE(augmentation_shifts_and_flips_images_filling_with_the_background) {
+  // One 1x3x3 image 1..9; shifts of at most 1 pixel and flips: every result is the image moved by
+  // (dy, dx) in [-1, 1]^2, mirrored or not, with 0 where nothing moved in.
+  Generator gen(5);
+  std::set<std::vector<float>> seen;
+  for (int trial = 0; trial < 200; ++trial) {
+    Tensor x(array<float>{{{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}}});
+    data::augment(x, {.max_shift = 1, .horizontal_flip = true}, 0.0f, gen);
+    seen.insert(std::vector<float>(x.value().begin(), x.value().end()));
+  }
+  BOOST_TEST(seen.size() == 18u, "9 shifts, each mirrored or not");
+  BOOST_TEST(seen.count({0, 0, 0, 0, 1, 2, 0, 4, 5}) == 1u, "moved down and right by one");
+  BOOST_TEST(seen.count({3, 2, 1, 6, 5, 4, 9, 8, 7}) == 1u, "mirrored in place");
+  Tensor rows = Tensor::zeros({2, 784});
+  BOOST_CHECK_THROW(data::augment(rows, {.max_shift = 1}, 0.0f, gen), shape_error);
+}

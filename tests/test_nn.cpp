@@ -183,3 +183,41 @@ BOOST_AUTO_TEST_CASE(gelu_and_silu_modules_apply_their_ops) {
   BOOST_TEST(gelu_tanh.describe() == "GELU(approximate='tanh')");
   BOOST_TEST(nn::Sequential(nn::Linear(3, 2), nn::SiLU()).describe().find("SiLU()") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(conv2d_he_initialisation_uses_channels_times_kernel_as_fan_in) {
+  nn::manual_seed(3);
+  nn::Sequential model{nn::Conv2d(8, 64, 5, {.bias = false}), nn::ReLU()};
+  const auto& w = model.named_parameters()[0].second;
+  BOOST_TEST(w.shape_vector() == (shape_type{64, 8, 5, 5}), tt::per_element());
+  BOOST_TEST(variance(w.value()) == 2.0 / (8 * 5 * 5), tt::tolerance(0.05));
+}
+
+BOOST_AUTO_TEST_CASE(describe_prints_each_layers_output_shape_and_parameter_count) {
+  // The course's example: 10 filters of 5x5x3 plus a bias each: 760 parameters.
+  nn::Sequential model{nn::Conv2d(3, 10, 5), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(), nn::Linear(10 * 14 * 14, 4)};
+  const std::string text = model.describe({1, 3, 32, 32});
+  BOOST_TEST_MESSAGE(text);
+  BOOST_TEST(text.find("-> (1, 10, 28, 28)") != std::string::npos);
+  BOOST_TEST(text.find(" 760 parameters") != std::string::npos);
+  BOOST_TEST(text.find("-> (1, 10, 14, 14)") != std::string::npos);
+  BOOST_TEST(text.find("-> (1, 1960)") != std::string::npos);
+  BOOST_TEST(text.find("total " + std::to_string(760 + 1960 * 4 + 4) + " parameters") != std::string::npos);
+  BOOST_TEST(model.training(), "describe restores the mode");
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_after_a_convolution_normalises_each_channel_and_names_its_state) {
+  nn::Sequential model{nn::Conv2d(1, 2, 3, {.padding = 1, .bias = false}), nn::BatchNorm(2)};
+  std::vector<std::string> names;
+  for (auto& [name, t] : model.named_buffers()) names.push_back(name);
+  BOOST_TEST(names == (std::vector<std::string>{"1.running_mean", "1.running_var"}), tt::per_element());
+  array<float> x = array<float>::from_shape({4, 1, 5, 5});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 7) - 2.0f;
+  const Tensor y = model(Tensor(x));
+  for (std::size_t c = 0; c < 2; ++c) {  // each channel over (N, H, W): mean 0
+    double mean = 0;
+    for (std::size_t n = 0; n < 4; ++n)
+      for (std::size_t i = 0; i < 25; ++i) mean += y.value().data()[(n * 2 + c) * 25 + i];
+    BOOST_TEST(mean / 100 == 0.0, tt::tolerance(1e-5));
+  }
+  BOOST_TEST(model.named_buffers()[0].second.value()(0) != 0.0f, "train mode updated the running mean");
+}

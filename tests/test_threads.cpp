@@ -3,6 +3,10 @@
 // with exactly the parameters it ends with when the trials run one after another.
 #define BOOST_TEST_MODULE threads
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <string>
 #include <thread>
 #include <xgrad/train/train.hpp>
 #include <xgrad/xgrad.hpp>
@@ -57,4 +61,26 @@ BOOST_AUTO_TEST_CASE(trials_on_parallel_threads_match_the_same_trials_run_serial
     }
   }
   BOOST_TEST((serial[0] != serial[1]));  // the seeds matter: the comparison above is not vacuous
+}
+
+namespace {
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+}  // namespace
+
+// oneDNN's OpenMP threads must not spin once a convolution is done: the policy is set before libgomp
+// starts (src/openmp_wait_policy.cpp). A spinning thread would burn its core through the sleep
+// below (libgomp's default spins ~300,000 rounds, the active policy for ever).
+BOOST_AUTO_TEST_CASE(onednn_threads_wait_passively_after_a_convolution) {
+  BOOST_TEST(std::string(std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "") == "passive");
+  set_num_threads(2);
+  const Tensor x = Tensor::ones({16, 8, 32, 32}), w = Tensor::ones({16, 8, 3, 3});
+  for (int i = 0; i < 3; ++i) (void)conv2d(x, w, {.padding = 1});
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const double spent = process_cpu_seconds() - before;
+  BOOST_TEST(spent < 0.01, "CPU time while every thread should sleep: " << spent << " s");
 }

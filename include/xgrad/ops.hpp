@@ -127,6 +127,43 @@ template <class T> TensorT<T> index_select(const TensorT<T>& x, long axis, std::
 // is no larger than x except along the axis. Gradients of repeated positions add up.
 template <class T> TensorT<T> gather(const TensorT<T>& x, long axis, const array<int>& index);
 
+// ops/shape.cpp: (d0, ..., d_{s-1}, d_s * ... * d_last), the axes from start_axis on merged into one.
+template <class T> TensorT<T> flatten(const TensorT<T>& x, long start_axis = 1);
+
+// A height and a width: `2` means (2, 2), `{2, 1}` means height 2 and width 1.
+struct Size2 {
+  std::size_t h = 0, w = 0;
+  constexpr Size2(std::size_t both = 0) : h(both), w(both) {}
+  constexpr Size2(std::size_t height, std::size_t width) : h(height), w(width) {}
+};
+
+// ops/conv.cpp: x (N, C, H, W), w (K, C / groups, F_h, F_w), bias (K,); out (N, K, H_out, W_out) with
+// H_out = (H + 2 P_h - D_h (F_h - 1) - 1) / S_h + 1 (rounded down; the course's (W - F + 2P) / S + 1
+// for D = 1), the same for W. Cross-correlation, like every framework's "convolution". float32 runs
+// on oneDNN, float64 on an im2col + BLAS reference path (the gradient check's). The options go by
+// reference: GCC 12 at -march=native (AVX-512) builds a by-value copy of them wrongly on the stack
+// (padding.h came out as 1).
+struct Conv2dOptions {
+  Size2 stride = 1, padding = 0, dilation = 1;
+  std::size_t groups = 1;  // channels in groups of C / groups, each with its own K / groups filters
+};
+template <class T> TensorT<T> conv2d(const TensorT<T>& x, const TensorT<T>& w, const Conv2dOptions& options = {});
+template <class T>
+TensorT<T> conv2d(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& bias, const Conv2dOptions& options = {});
+
+// ops/pool.cpp: over windows of x (N, C, H, W), the output size by conv2d's rule (dilation 1).
+struct Pool2dOptions {
+  Size2 stride = 0;          // 0: the kernel size (windows side by side), PyTorch's default
+  Size2 padding = 0;         // at most half the kernel; max-pool pads with -inf
+  bool count_padding = true; // avg-pool divides by the whole window, padding included (PyTorch's default)
+};
+// The maximum of each window; its gradient goes to one element per window: the first maximum in
+// row-major order within the window (ties: docs/conv.md).
+template <class T> TensorT<T> max_pool2d(const TensorT<T>& x, Size2 kernel, const Pool2dOptions& options = {});
+template <class T> TensorT<T> avg_pool2d(const TensorT<T>& x, Size2 kernel, const Pool2dOptions& options = {});
+// (N, C, H, W) -> (N, C): the mean of each channel.
+template <class T> TensorT<T> global_avg_pool2d(const TensorT<T>& x);
+
 // ops/softmax.cpp: numerically stable (the maximum along the axis is subtracted first).
 template <class T> TensorT<T> softmax(const TensorT<T>& x, long axis = -1);
 template <class T> TensorT<T> log_softmax(const TensorT<T>& x, long axis = -1);

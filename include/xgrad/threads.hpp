@@ -1,15 +1,17 @@
 #pragma once
-// One thread setting for BLAS and TBB together: two pools spinning at once fight on 2 cores.
+// One thread setting for BLAS, TBB and oneDNN's OpenMP together: two pools spinning at once fight
+// on 2 cores.
 #include <optional>
 #include <string>
 
 namespace xg {
-// Sets the threads BLAS and TBB may use (n >= 1). Until called, each uses every core.
+// Sets the threads BLAS, TBB and oneDNN (conv2d, pooling) may use (n >= 1). Until called, each
+// uses every core. OpenMP's idle threads wait passively (src/openmp_wait_policy.cpp).
 void set_num_threads(int n);
 int num_threads();
 
 // For n independent tasks that each do their own matrix products (tuning trials in parallel): while
-// alive, BLAS runs single-threaded inside each task and TBB may run n tasks at once, so BLAS's pool
+// alive, BLAS and oneDNN run single-threaded inside each task and TBB may run n tasks at once, so BLAS's pool
 // never spins beside TBB's. It lifts a lower set_num_threads limit meanwhile (a TBB limit caps every
 // arena) and restores the previous setting when it goes away.
 class TaskParallelism {
@@ -28,4 +30,10 @@ std::string blas_kernel();
 // A warning when OpenBLAS fell back to kernels far slower than the CPU supports, saying how to
 // pick the right ones (scripts/blas-env.sh does it for the scripts); none when all is well.
 std::optional<std::string> blas_kernel_warning();
+
+namespace detail {
+// The OpenMP team size oneDNN's calls get on the calling thread: the set_num_threads setting, 1
+// while TaskParallelism is alive, 0 (every core) before either.
+int openmp_threads();
+}  // namespace detail
 }  // namespace xg

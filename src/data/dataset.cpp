@@ -9,9 +9,19 @@
 namespace xg::data {
 namespace {
 
-// Copies rows of a (N, features) tensor, in the given order, into a (rows.size(), features) buffer.
+// The values of one example of (N, ...) images: 784 for rows (N, 784) and images (N, 1, 28, 28).
+std::size_t example_size(const Tensor& images) { return images.shape()[0] ? images.size() / images.shape()[0] : 0; }
+
+// The shape of a batch of n examples of these images.
+shape_type batch_shape(const Tensor& images, std::size_t n) {
+  shape_type shape = images.shape_vector();
+  shape[0] = n;
+  return shape;
+}
+
+// Copies examples (rows) of (N, ...) images, in the given order, into a (rows.size(), ...) buffer.
 void gather_rows(const Tensor& images, std::span<const std::size_t> rows, float* target) {
-  const std::size_t features = images.shape()[1];
+  const std::size_t features = example_size(images);
   const float* source = images.value().data();
   for (std::size_t r = 0; r < rows.size(); ++r)
     std::memcpy(target + r * features, source + rows[r] * features, features * sizeof(float));
@@ -20,7 +30,7 @@ void gather_rows(const Tensor& images, std::span<const std::size_t> rows, float*
 // A split built by hand must hold one image row (and source index, if any) per label before rows
 // are gathered from it.
 void check_rows(const Split& split, const char* op) {
-  if (split.images.dim() != 2 || split.images.shape()[0] != split.size() ||
+  if (split.images.dim() < 2 || split.images.shape()[0] != split.size() ||
       (!split.source_index.empty() && split.source_index.size() != split.size()))
     throw shape_error(std::string(op) + ": images of shape " + shape_string(split.images.shape()) + " and " +
                       std::to_string(split.source_index.size()) + " source indices do not match " +
@@ -28,6 +38,31 @@ void check_rows(const Split& split, const char* op) {
 }
 
 }  // namespace
+
+void augment(Tensor& images, const Augmentation& a, float background, Generator& gen) {
+  if (images.dim() != 4)
+    throw shape_error("augment: expects images (N, C, H, W), got " + shape_string(images.shape()));
+  const std::size_t n = images.shape()[0], channels = images.shape()[1], h = images.shape()[2], w = images.shape()[3];
+  const long max_shift = long(a.max_shift);
+  thread_local std::vector<float> source;  // one image, kept across batches
+  source.resize(channels * h * w);
+  for (std::size_t i = 0; i < n; ++i) {
+    // Uniform draws from the raw stream, so that every platform gets the same changes.
+    const long dy = max_shift ? long(gen() % std::uint64_t(2 * max_shift + 1)) - max_shift : 0;
+    const long dx = max_shift ? long(gen() % std::uint64_t(2 * max_shift + 1)) - max_shift : 0;
+    const bool flip = a.horizontal_flip && (gen() & 1);
+    if (dy == 0 && dx == 0 && !flip) continue;
+    float* image = images.value().data() + i * source.size();
+    std::copy(image, image + source.size(), source.begin());
+    for (std::size_t c = 0; c < channels; ++c)
+      for (long y = 0; y < long(h); ++y)
+        for (long x = 0; x < long(w); ++x) {
+          const long sy = y - dy, sx0 = x - dx, sx = flip ? long(w) - 1 - sx0 : sx0;
+          const bool inside = sy >= 0 && sy < long(h) && sx0 >= 0 && sx0 < long(w);
+          image[(c * h + y) * w + x] = inside ? source[(c * h + sy) * w + sx] : background;
+        }
+  }
+}
 
 std::vector<std::size_t> permutation(std::size_t n, Generator& gen) {
   std::vector<std::size_t> order(n);
@@ -75,20 +110,19 @@ void BatchRange::iterator::gather() {
     return;
   }
   const std::size_t rows = std::min(range_->batch_size_, n - start_);
-  const std::size_t features = range_->images_.shape()[1];
+  const shape_type shape = batch_shape(range_->images_, rows);
   // Reuse the previous batch's buffer when no one else holds it (the loop body's copy is gone by
   // now unless the user kept it, e.g. on a tape that is still alive); only a last, smaller batch
   // needs a new one.
-  const bool reusable = batch_.x.node().use_count() == 1 && batch_.x.dim() == 2 && batch_.x.shape()[0] == rows &&
-                        batch_.x.shape()[1] == features;
-  if (!reusable) batch_.x = Tensor(array<float>::from_shape({rows, features}));
+  const bool reusable = batch_.x.node().use_count() == 1 && batch_.x.shape_vector() == shape;
+  if (!reusable) batch_.x = Tensor(array<float>::from_shape(shape));
 
   gather_rows(range_->images_, std::span<const std::size_t>(range_->order_).subspan(start_, rows),
               batch_.x.mutable_value().data());
   batch_.y = std::span<const int>(range_->labels_in_order_).subspan(start_, rows);
 }
 
-std::size_t Split::features() const { return images.dim() == 2 ? images.shape()[1] : 0; }
+std::size_t Split::features() const { return images.dim() >= 2 ? example_size(images) : 0; }
 
 BatchRange Split::batches(std::size_t batch_size, Shuffle shuffle) const {
   check_rows(*this, "Split::batches");
@@ -122,7 +156,7 @@ Split Split::select(std::span<const std::size_t> rows) const {
     out.labels.push_back(labels[row]);
     if (!source_index.empty()) out.source_index.push_back(source_index[row]);
   }
-  out.images = Tensor(array<float>::from_shape({rows.size(), features()}));
+  out.images = Tensor(array<float>::from_shape(batch_shape(images, rows.size())));
   gather_rows(images, rows, out.images.mutable_value().data());
   return out;
 }

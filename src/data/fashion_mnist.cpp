@@ -45,11 +45,12 @@ LabelledImages read_pair(const std::filesystem::path& dir, const char* images_fi
   return pair;
 }
 
-// The given examples, pixels scaled to [0, 1].
-Split make_split(const LabelledImages& source, std::span<const std::size_t> rows) {
+// The given examples, pixels scaled to [0, 1], as rows or as one-channel images.
+Split make_split(const LabelledImages& source, std::span<const std::size_t> rows, bool as_images) {
   constexpr std::size_t pixels = image_side * image_side;
   Split split;
-  split.images = Tensor(array<float>::from_shape({rows.size(), pixels}));
+  split.images = Tensor(array<float>::from_shape(as_images ? shape_type{rows.size(), 1, image_side, image_side}
+                                                           : shape_type{rows.size(), pixels}));
   float* out = split.images.mutable_value().data();
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const std::uint8_t* image = source.images.data.data() + rows[r] * pixels;
@@ -103,9 +104,9 @@ Dataset fashion_mnist(const FashionMnistOptions& options) {
   std::iota(test_rows.begin(), test_rows.end(), std::size_t{0});
 
   Dataset data;
-  data.validation = make_split(train_file, all.first(options.validation));
-  data.train = make_split(train_file, all.subspan(options.validation));
-  data.test = make_split(test_file, test_rows);
+  data.validation = make_split(train_file, all.first(options.validation), options.as_images);
+  data.train = make_split(train_file, all.subspan(options.validation), options.as_images);
+  data.test = make_split(test_file, test_rows, options.as_images);
   data.classes = classes;
   data.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

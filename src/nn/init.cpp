@@ -6,7 +6,11 @@
 namespace xg::nn {
 
 void initialize(Tensor& w, Init init, Generator& gen, const std::string& layer) {
-  const double fan_in = double(w.shape()[0]), fan_out = double(w.shape()[1]);
+  // Linear's (in, out); a convolution's (out, in / groups, F_h, F_w), whose every output sees
+  // in / groups * F_h * F_w inputs and every input reaches out * F_h * F_w outputs.
+  const std::size_t receptive = w.dim() == 4 ? w.shape()[2] * w.shape()[3] : 1;
+  const double fan_in = w.dim() == 4 ? double(w.shape()[1] * receptive) : double(w.shape()[0]);
+  const double fan_out = w.dim() == 4 ? double(w.shape()[0] * receptive) : double(w.shape()[1]);
   const shape_type shape = w.shape_vector();
   auto fill_from = [&](const Tensor& drawn) { w.mutable_value() = drawn.value(); };
   switch (init) {

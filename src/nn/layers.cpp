@@ -1,24 +1,34 @@
 #include "xgrad/nn/layers.hpp"
 
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 namespace xg::nn {
+
+namespace {
+std::string size2_string(Size2 s) { return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")"; }
+
+}  // namespace
+
+WeightedLayer::WeightedLayer(const shape_type& weight_shape, std::size_t outputs, bool bias, Init init)
+    : has_bias_(bias), init_(init) {
+  weight_ = register_parameter("weight", Tensor::zeros(weight_shape));
+  if (has_bias_) bias_ = register_parameter("bias", Tensor::zeros({outputs}));
+}
+
+void WeightedLayer::reset_parameters(Init init, Generator& gen) {
+  initialize(weight_, init, gen, describe());
+  if (has_bias_) bias_.mutable_value().fill(0.0f);
+}
 
 Linear::Linear(std::size_t in, std::size_t out, Init init) : Linear(in, out, init, true) {}
 Linear::Linear(std::size_t in, std::size_t out, NoBias, Init init) : Linear(in, out, init, false) {}
 
 Linear::Linear(std::size_t in, std::size_t out, Init init, bool bias)
-    : in_(in), out_(out), has_bias_(bias), init_(init) {
+    : WeightedLayer({in, out}, out, bias, init), in_(in), out_(out) {
   if (in == 0 || out == 0) throw value_error("Linear: sizes must be positive, got " + describe());
-  weight_ = register_parameter("weight", Tensor::zeros({in, out}));
-  if (has_bias_) bias_ = register_parameter("bias", Tensor::zeros({out}));
   reset_parameters(init, default_generator());
-}
-
-void Linear::reset_parameters(Init init, Generator& gen) {
-  initialize(weight_, init, gen, describe());
-  if (has_bias_) bias_.mutable_value().fill(0.0f);
 }
 
 Tensor Linear::forward(const Tensor& x) {
@@ -31,6 +41,38 @@ Tensor Linear::forward(const Tensor& x) {
 
 std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_) + ", " + std::to_string(out_) + (has_bias_ ? ")" : ", bias=false)");
+}
+
+Conv2d::Conv2d(std::size_t in, std::size_t out, Size2 kernel, const Conv2dLayerOptions& options)
+    : WeightedLayer({out, options.groups ? in / options.groups : 0, kernel.h, kernel.w}, out, options.bias, options.init),
+      in_(in),
+      out_(out),
+      kernel_(kernel),
+      conv_{.stride = options.stride, .padding = options.padding, .dilation = options.dilation, .groups = options.groups} {
+  if (in == 0 || out == 0 || kernel.h == 0 || kernel.w == 0 || options.groups == 0 || in % options.groups ||
+      out % options.groups)
+    throw value_error("Conv2d: channels and kernel must be positive and the groups must divide both channel counts, got " +
+                      describe());
+  reset_parameters(init_, default_generator());
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  return has_bias_ ? conv2d(x, weight_, bias_, conv_) : conv2d(x, weight_, conv_);
+}
+
+std::string Conv2d::describe() const {
+  std::string s = "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) + ", kernel=" + size2_string(kernel_);
+  if (conv_.stride.h != 1 || conv_.stride.w != 1) s += ", stride=" + size2_string(conv_.stride);
+  if (conv_.padding.h || conv_.padding.w) s += ", padding=" + size2_string(conv_.padding);
+  if (conv_.dilation.h != 1 || conv_.dilation.w != 1) s += ", dilation=" + size2_string(conv_.dilation);
+  if (conv_.groups != 1) s += ", groups=" + std::to_string(conv_.groups);
+  return s + (has_bias_ ? ")" : ", bias=false)");
+}
+
+std::string Pool2dLayer::describe() const {
+  return std::string(name_) + "(kernel=" + size2_string(kernel_) +
+         (options_.stride.h || options_.stride.w ? ", stride=" + size2_string(options_.stride) : std::string()) +
+         (options_.padding.h || options_.padding.w ? ", padding=" + size2_string(options_.padding) : std::string()) + ")";
 }
 
 BatchNorm::BatchNorm(std::size_t features, double momentum, double eps)
@@ -148,20 +190,20 @@ void Sequential::append(std::shared_ptr<Module> layer) {
 
 void Sequential::resolve_initialization() {
   for (std::size_t i = 0; i < children().size(); ++i) {
-    auto* linear = dynamic_cast<Linear*>(children()[i].second.get());
-    if (!linear || linear->init() != Init::automatic) continue;
-    // The next activation decides (a BatchNorm or Dropout in between does not change it); a Linear
-    // followed by no activation (the output layer) gets Xavier.
+    auto* layer = dynamic_cast<WeightedLayer*>(children()[i].second.get());
+    if (!layer || layer->init() != Init::automatic) continue;
+    // The next activation decides (a BatchNorm, pooling or Dropout in between does not change it); a
+    // layer followed by no activation (the output layer) gets Xavier.
     Init chosen = Init::xavier_uniform;
     for (std::size_t j = i + 1; j < children().size(); ++j) {
-      if (dynamic_cast<Linear*>(children()[j].second.get())) break;
+      if (dynamic_cast<WeightedLayer*>(children()[j].second.get())) break;
       if (auto* act = dynamic_cast<Activation*>(children()[j].second.get())) {
         chosen = act->relu_like() ? Init::he_normal : Init::xavier_uniform;
         break;
       }
     }
-    // Linear's constructor drew he_normal already; only a different choice re-draws.
-    if (chosen != Init::he_normal) linear->reset_parameters(chosen, default_generator());
+    // The constructor drew he_normal already; only a different choice re-draws.
+    if (chosen != Init::he_normal) layer->reset_parameters(chosen, default_generator());
   }
 }
 
@@ -175,6 +217,35 @@ std::string Sequential::describe() const {
   std::string s = "Sequential(\n";
   for (const auto& [name, layer] : children()) s += "  (" + name + ") " + layer->describe() + "\n";
   return s + ")";
+}
+
+std::string Sequential::describe(const shape_type& input) const {
+  std::vector<bool> modes;
+  for (const auto& [name, layer] : children()) {
+    modes.push_back(layer->training());
+    layer->eval();  // batch norm reads its running statistics (and updates nothing), dropout passes
+  }
+  std::ostringstream s;
+  s << "Sequential on input " << shape_string(input) << "\n";
+  std::size_t total = 0;
+  try {
+    NoGrad no_grad;
+    Tensor h = Tensor::zeros(input);
+    for (const auto& [name, layer] : children()) {
+      h = layer->forward(h);
+      std::size_t count = 0;
+      for (const auto& [pname, p] : layer->named_parameters()) count += p.size();
+      total += count;
+      s << "  (" << name << ") " << std::left << std::setw(52) << layer->describe() << " -> " << std::setw(18)
+        << shape_string(h.shape()) << std::right << std::setw(10) << count << " parameters\n";
+    }
+  } catch (...) {
+    for (std::size_t i = 0; i < modes.size(); ++i) children()[i].second->train(modes[i]);
+    throw;
+  }
+  for (std::size_t i = 0; i < modes.size(); ++i) children()[i].second->train(modes[i]);
+  s << "total " << total << " parameters";
+  return s.str();
 }
 
 }  // namespace xg::nn

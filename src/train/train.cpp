@@ -124,10 +124,10 @@ std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
 }
 
 void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
-  if (split.images.shape().size() != 2 || split.images.shape()[0] != split.size() || split.features() != features)
+  if (split.images.shape().size() < 2 || split.images.shape()[0] != split.size() || split.features() != features)
     throw shape_error(std::string("fit: the ") + name + " images have shape " + shape_string(split.images.shape()) +
-                      "; expected (" + std::to_string(split.size()) + ", " + std::to_string(features) +
-                      ") for its labels and the training features");
+                      "; expected " + std::to_string(split.size()) + " examples (one per label) of " +
+                      std::to_string(features) + " values each, as the training images");
   for (std::size_t i = 0; i < split.size(); ++i)
     if (split.labels[i] < 0 || std::size_t(split.labels[i]) >= classes)
       throw value_error(std::string("fit: ") + name + " label " + std::to_string(split.labels[i]) + " (example " +
@@ -214,9 +214,13 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     const auto t0 = clock_type::now();
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0, batch_index = 0;
+    // A stream per epoch, so that a resumed run draws what the uninterrupted one would have.
+    Generator augmentation_gen(options.seed * 1000003 + std::uint64_t(epoch) + 0x5eed);
+    const float background = -data.standardization.mean / data.standardization.stddev;
     for (auto [x, y] : data.train.batches(options.batch_size, data::Shuffle{options.seed * 1000003 + std::uint64_t(epoch)})) {
       if (is_dropped_batch(y.size(), data.train.size())) break;
       if (replicas && y.size() < replicas->count()) continue;
+      if (options.augmentation.enabled()) data::augment(x, options.augmentation, background, augmentation_gen);
       const data::Batch local = replicas ? replicas->shard({x, y}) : data::Batch{x, y};
       const StepResult r = train_step(model, optimizer, tape, local.x, local.y, ++step, replicas);
       if (options.check_initial_loss && writes && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);

@@ -23,7 +23,7 @@ struct Shuffle {
 };
 
 struct Batch {
-  Tensor x;                // (b, features)
+  Tensor x;                // (b, features), or (b, C, H, W) for images
   std::span<const int> y;  // b labels, valid while the batch range lives
 };
 
@@ -67,14 +67,14 @@ class BatchRange {
   std::size_t batch_size_;
 };
 
-// Examples in memory: images (N, features) float32 and their labels.
+// Examples in memory: images (N, features) or (N, C, H, W) float32 and their labels.
 struct Split {
   Tensor images;
   std::vector<int> labels;
   std::vector<std::size_t> source_index;  // row i is example source_index[i] of its source file (empty if unknown)
 
   std::size_t size() const { return labels.size(); }
-  std::size_t features() const;
+  std::size_t features() const;  // values per example
 
   // Mini-batches in an order drawn from the seed (the same seed, the same order, on every platform).
   BatchRange batches(std::size_t batch_size, Shuffle shuffle) const;
@@ -99,6 +99,17 @@ struct Dataset {
   std::vector<std::string> class_names{};
   Standardization standardization{};  // what was applied to the images (identity if none)
 };
+
+// Random changes to training images that keep their class: more distinct examples for free.
+struct Augmentation {
+  std::size_t max_shift = 0;     // move each image by up to this many pixels along each axis
+  bool horizontal_flip = false;  // mirror each image with probability 1/2 (clothes are nearly symmetric)
+  bool enabled() const { return max_shift > 0 || horizontal_flip; }
+};
+
+// Applies a to every image of a batch (N, C, H, W) in place, drawing from gen; pixels moved in from
+// outside take the value `background` (a blank pixel after standardisation).
+void augment(Tensor& images, const Augmentation& a, float background, Generator& gen);
 
 // 0, 1, ..., n-1 in an order drawn from gen by Fisher-Yates. Unlike std::shuffle and
 // std::uniform_int_distribution, whose algorithms differ between standard libraries, this gives the

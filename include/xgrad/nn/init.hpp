@@ -17,7 +17,8 @@ enum class Init {
   zeros,           // every neuron would learn the same thing: warns
 };
 
-// Fills w (fan_in, fan_out) in place. Init::automatic means he_normal here.
+// Fills w in place: a Linear's (fan_in, fan_out) or a Conv2d's (out, in / groups, F_h, F_w) with
+// fan_in = in / groups * F_h * F_w. Init::automatic means he_normal here.
 void initialize(Tensor& w, Init init, Generator& gen, const std::string& layer);
 
 }  // namespace xg::nn

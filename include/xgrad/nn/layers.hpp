@@ -1,5 +1,6 @@
 #pragma once
-// The layers: Linear, BatchNorm, LayerNorm, Embedding, activations, Dropout and Sequential.
+// The layers: Linear, Conv2d, BatchNorm, LayerNorm, Embedding, pooling, Flatten, activations, Dropout
+// and Sequential.
 #include <memory>
 #include <span>
 #include <vector>
@@ -14,30 +15,101 @@ namespace xg::nn {
 struct NoBias {};
 inline constexpr NoBias no_bias{};
 
-// y = x W + b with W of shape (in, out).
-class Linear : public Module {
+// A layer with a weight whose initialisation Sequential resolves from the next activation
+// (Init::automatic): Linear and Conv2d.
+class WeightedLayer : public Module {
  public:
-  Linear(std::size_t in, std::size_t out, Init init = Init::automatic);
-  Linear(std::size_t in, std::size_t out, NoBias, Init init = Init::automatic);
-  Tensor forward(const Tensor& x) override;
-  std::string describe() const override;
-
   // Re-draws the weight (the bias restarts at zero).
   void reset_parameters(Init init, Generator& gen);
   Init init() const { return init_; }
   const Tensor& weight() const { return weight_; }
   bool has_bias() const { return has_bias_; }
 
- private:
-  Linear(std::size_t in, std::size_t out, Init init, bool bias);
+ protected:
+  // Registers "weight" (zeros of that shape, then drawn by init) and, if asked, "bias" of `outputs`.
+  WeightedLayer(const shape_type& weight_shape, std::size_t outputs, bool bias, Init init);
 
-  std::size_t in_, out_;
   bool has_bias_;
   Init init_;
   Tensor weight_, bias_;
 };
 
-// Batch normalisation over (N, C) per column or (N, C, H, W) per channel; see docs/nodes.md.
+// y = x W + b with W of shape (in, out).
+class Linear : public WeightedLayer {
+ public:
+  Linear(std::size_t in, std::size_t out, Init init = Init::automatic);
+  Linear(std::size_t in, std::size_t out, NoBias, Init init = Init::automatic);
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  Linear(std::size_t in, std::size_t out, Init init, bool bias);
+
+  std::size_t in_, out_;
+};
+
+struct Conv2dLayerOptions {
+  Size2 stride = 1, padding = 0, dilation = 1;
+  std::size_t groups = 1;
+  bool bias = true;  // false before a BatchNorm, whose beta is the bias
+  Init init = Init::automatic;
+};
+
+// conv2d with a weight (out, in / groups, F_h, F_w) and a bias (out,); He or Xavier initialisation
+// with fan_in = (in / groups) * F_h * F_w. Options go by reference (see conv2d in ops.hpp).
+class Conv2d : public WeightedLayer {
+ public:
+  Conv2d(std::size_t in, std::size_t out, Size2 kernel, const Conv2dLayerOptions& options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string describe() const override;
+
+ private:
+  std::size_t in_, out_;
+  Size2 kernel_;
+  Conv2dOptions conv_;
+};
+
+// A pooling op over (N, C, H, W) windows: MaxPool2d and AvgPool2d.
+class Pool2dLayer : public Module {
+ public:
+  using Op = Tensor (*)(const Tensor&, Size2, const Pool2dOptions&);
+  Pool2dLayer(const char* name, Op op, Size2 kernel, const Pool2dOptions& options)
+      : name_(name), op_(op), kernel_(kernel), options_(options) {}
+  Tensor forward(const Tensor& x) override { return op_(x, kernel_, options_); }
+  std::string describe() const override;
+
+ private:
+  const char* name_;
+  Op op_;
+  Size2 kernel_;
+  Pool2dOptions options_;
+};
+
+class MaxPool2d : public Pool2dLayer {
+ public:
+  explicit MaxPool2d(Size2 kernel, const Pool2dOptions& options = {})
+      : Pool2dLayer("MaxPool2d", max_pool2d<float>, kernel, options) {}
+};
+
+class AvgPool2d : public Pool2dLayer {
+ public:
+  explicit AvgPool2d(Size2 kernel, const Pool2dOptions& options = {})
+      : Pool2dLayer("AvgPool2d", avg_pool2d<float>, kernel, options) {}
+};
+
+// (N, C, H, W) -> (N, C * H * W): from the convolutional part to the fully connected one.
+class Flatten : public Module {
+ public:
+  explicit Flatten(long start_axis = 1) : start_axis_(start_axis) {}
+  Tensor forward(const Tensor& x) override { return flatten(x, start_axis_); }
+  std::string describe() const override { return "Flatten(" + std::to_string(start_axis_) + ")"; }
+
+ private:
+  long start_axis_;
+};
+
+// Batch normalisation over (N, C) per column or (N, C, H, W) per channel (after a Conv2d); see
+// docs/nodes.md.
 class BatchNorm : public Module {
  public:
   explicit BatchNorm(std::size_t features, double momentum = 0.1, double eps = 1e-5);
@@ -200,12 +272,15 @@ class Sequential : public Module {
 
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  // Each layer with its output shape and parameter count for an input of that shape, and the total:
+  // one forward pass over zeros in eval mode, recording nothing (the modes are restored).
+  std::string describe(const shape_type& input) const;
   std::size_t size() const { return children().size(); }
   Module& operator[](std::size_t i) const { return *children()[i].second; }
 
  private:
   void append(std::shared_ptr<Module> layer);
-  // Gives each Linear with Init::automatic the init that suits the next activation.
+  // Gives each Linear or Conv2d with Init::automatic the init that suits the next activation.
   void resolve_initialization();
 };
 

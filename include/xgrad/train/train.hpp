@@ -71,6 +71,7 @@ struct FitOptions {
   bool check_initial_loss = true;         // compare the first loss with log(classes)
   double divergence_factor = 100;         // stop when a step's loss exceeds it x log(classes); 0: never
   bool quiet = false;                     // no progress output at all
+  data::Augmentation augmentation{};      // applied to each training batch of images, drawn from the seed
   std::function<void(const EpochRecord&)> on_epoch_end{};  // e.g. to change the learning rate
   // Data parallelism: each global batch of batch_size split over the processes, whose metrics are
   // summed; the main one alone writes (a global batch smaller than the process count is skipped).

@@ -131,7 +131,15 @@ int main(int argc, char** argv) {
     }
     const std::filesystem::path out_dir(out);
     if (evaluate_only) {
-      const int epoch = train::load_checkpoint(out_dir / "checkpoint.safetensors", model);
+      const auto checkpoint = out_dir / "checkpoint.safetensors";
+      data::Standardization trained_on;
+      const int epoch = train::load_checkpoint(checkpoint, model, nullptr, nullptr, &trained_on);
+      // Scoring inputs standardised otherwise than in training would give a wrong figure quietly.
+      if (trained_on.mean != data.standardization.mean || trained_on.stddev != data.standardization.stddev)
+        throw data_error(checkpoint.string() + ": trained on inputs standardised with mean " +
+                         std::to_string(trained_on.mean) + ", std " + std::to_string(trained_on.stddev) +
+                         ", but these data have mean " + std::to_string(data.standardization.mean) + ", std " +
+                         std::to_string(data.standardization.stddev) + ": use the --seed of the training run");
       const train::Evaluation test = train::evaluate(model, data.test);
       std::printf("checkpoint after epoch %d: test accuracy %.2f%%, test loss %.4f\n", epoch, 100 * test.accuracy,
                   test.loss);

@@ -342,3 +342,85 @@ BOOST_AUTO_TEST_CASE(a_malformed_metrics_row_is_a_data_error_naming_the_line) {
   std::ofstream(csv, std::ios::app) << "1,0.5,0.5,0.5,0.5,0.001,1\n";  // 7 fields
   testing::require_data_error([&] { train::read_metrics_csv(csv); }, {csv.string(), "line 2", "8 numbers"});
 }
+
+BOOST_AUTO_TEST_CASE(evaluate_scores_in_eval_mode_whatever_the_mode_before_and_leaves_that_mode) {
+  nn::manual_seed(0);
+  nn::Sequential model{nn::Linear(4, 8, nn::no_bias), nn::BatchNorm(8), nn::ReLU(), nn::Dropout(0.5),
+                       nn::Linear(8, 3)};
+  const data::Split split = random_split(64, 3);
+  model.eval();
+  const train::Evaluation from_eval = train::evaluate(model, split, 16);
+  BOOST_TEST(!model.training());
+  model.train();
+  const train::Evaluation from_train = train::evaluate(model, split, 16);
+  BOOST_TEST(model.training());
+  BOOST_TEST(from_train.loss == from_eval.loss);
+  BOOST_TEST(from_train.accuracy == from_eval.accuracy);
+  // In train mode the same model scores otherwise (batch statistics, dropout): the check above can fail.
+  NoGrad no_grad;
+  const Tensor x = split.images;
+  BOOST_TEST(cross_entropy(model(x), split.labels).item() != from_eval.loss);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_holds_the_model_description_and_the_input_standardisation) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  const data::Standardization input{0.2860402f, 0.35302424f};  // Fashion-MNIST's, which no short decimal holds
+  train::save_checkpoint(file, model, opt, 1, {}, input);
+  const io::Safetensors saved = io::load_safetensors(file);
+  BOOST_TEST(saved.metadata.at("model") == model.describe());
+  data::Standardization loaded;
+  train::load_checkpoint(file, model, nullptr, nullptr, &loaded);
+  BOOST_TEST(loaded.mean == input.mean);
+  BOOST_TEST(loaded.stddev == input.stddev);
+}
+
+BOOST_AUTO_TEST_CASE(fit_saves_the_datasets_input_standardisation_in_its_checkpoint) {
+  TempDir dir;
+  data::Dataset data = tiny_dataset(32, 8);
+  data.standardization = {0.5f, 2.0f};
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  train::fit(model, opt, data, {.epochs = 1, .batch_size = 8, .out_dir = dir.path, .quiet = true});
+  data::Standardization loaded;
+  train::load_checkpoint(dir.path / "checkpoint.safetensors", model, nullptr, nullptr, &loaded);
+  BOOST_TEST(loaded.mean == 0.5f);
+  BOOST_TEST(loaded.stddev == 2.0f);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_model_is_a_data_error_naming_both) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential saved{nn::Linear(4, 3), nn::Dropout(0.25)};
+  optim::Optimizer opt(saved.parameters(), optim::adam({.lr = 1e-3}));
+  train::save_checkpoint(file, saved, opt, 1);
+  nn::Sequential other{nn::Linear(4, 3), nn::Dropout(0.5)};  // the same tensors, another model
+  testing::require_data_error([&] { train::load_checkpoint(file, other); },
+                              {file.string(), "Dropout(0.25)", "Dropout(0.5)"});
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_with_a_malformed_input_standardisation_is_a_data_error_naming_it) {
+  TempDir dir;
+  const fs::path file = dir.path / "checkpoint.safetensors";
+  nn::Sequential model = tiny_model();
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 1e-3}));
+  train::save_checkpoint(file, model, opt, 1);
+  const io::Safetensors good = io::load_safetensors(file);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, t] : good.tensors) tensors.emplace_back(name, std::get<Tensor>(t));
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"input.std", "0"}, {"input.std", "-1"}, {"input.std", "nan"}, {"input.mean", "inf"}, {"input.mean", "0.5x"},
+      {"input.mean", ""}};
+  for (const auto& [key, text] : bad) {
+    io::Metadata metadata = good.metadata;
+    metadata[key] = text;
+    io::save_safetensors(file, tensors, metadata);
+    testing::require_data_error([&] { train::load_checkpoint(file, model); }, {file.string(), key, "'" + text + "'"});
+  }
+  io::Metadata metadata = good.metadata;
+  metadata.erase("input.std");
+  io::save_safetensors(file, tensors, metadata);
+  testing::require_data_error([&] { train::load_checkpoint(file, model); }, {file.string(), "input.mean", "no input.std"});
+}

@@ -14,6 +14,8 @@ namespace {
 // Checkpoint metadata keys "generator.<module path>.<name>" hold the modules' random streams.
 const std::string generator_prefix = "generator.";
 const std::string epoch_key = "epoch", steps_key = "optimizer.steps", history_key = "metrics.csv";
+// What makes a checkpoint usable without the C++ code (scripts/load_checkpoint.py reads them).
+const std::string model_key = "model", input_mean_key = "input.mean", input_std_key = "input.std";
 // Checkpoints written before the step count moved to the metadata keep it as this float tensor.
 const std::string legacy_steps_tensor = "optimizer.step";
 
@@ -70,6 +72,35 @@ std::vector<Tensor> read_tensors(const std::filesystem::path& path, const io::Sa
   return values;
 }
 
+// A float saved as its shortest exact decimal text.
+std::string float_text(float value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+
+// The metadata entry `key` read back as a float: all of it a number, finite, and above 0 when positive.
+float read_float(const std::filesystem::path& path, const io::Metadata& metadata, const std::string& key,
+                 bool positive) {
+  const std::string& text = metadata.at(key);
+  float value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || (positive && !(value > 0)))
+    fail(path, "checkpoint metadata has " + key + " '" + excerpt(text) + "'; it must be a finite number" +
+                   (positive ? " > 0" : ""));
+  return value;
+}
+
+// The input standardisation saved, the identity when there is none (a checkpoint from before it was).
+data::Standardization read_standardization(const std::filesystem::path& path, const io::Metadata& metadata) {
+  const bool has_mean = metadata.contains(input_mean_key), has_std = metadata.contains(input_std_key);
+  if (has_mean != has_std)
+    fail(path, "checkpoint metadata has " + (has_mean ? input_mean_key : input_std_key) + " but no " +
+                   (has_mean ? input_std_key : input_mean_key));
+  if (!has_mean) return {};
+  return {read_float(path, metadata, input_mean_key, false), read_float(path, metadata, input_std_key, true)};
+}
+
 long read_steps(const std::filesystem::path& path, const io::Safetensors& file) {
   if (file.metadata.contains(steps_key))
     return long(read_count(path, file.metadata, steps_key, std::numeric_limits<long>::max()));
@@ -81,7 +112,7 @@ long read_steps(const std::filesystem::path& path, const io::Safetensors& file) 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     int epoch, const std::vector<EpochRecord>& history) {
+                     int epoch, const std::vector<EpochRecord>& history, const data::Standardization& input) {
   if (epoch < 0) throw value_error("save_checkpoint: epoch " + std::to_string(epoch) + " is negative");
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, t] : model.named_parameters()) tensors.emplace_back("model." + name, t);
@@ -90,7 +121,10 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
   io::Metadata metadata{{epoch_key, std::to_string(epoch)},
                         {steps_key, std::to_string(optimizer.steps())},
                         {"format", "xgrad-checkpoint-2"},
-                        {history_key, format_metrics_csv(history)}};
+                        {history_key, format_metrics_csv(history)},
+                        {model_key, model.describe()},
+                        {input_mean_key, float_text(input.mean)},
+                        {input_std_key, float_text(input.stddev)}};
   for (const auto& [name, gen] : model.named_generators()) {
     std::ostringstream state;  // the standard's exact text form of the engine's state
     state << *gen;
@@ -100,11 +134,15 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
 }
 
 int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer* optimizer,
-                    std::vector<EpochRecord>* history) {
+                    std::vector<EpochRecord>* history, data::Standardization* input) {
   const io::Safetensors file = io::load_safetensors(path);
   // Everything is read and checked before anything is assigned: a checkpoint that fails on its last
   // entry leaves the model and the optimizer as they were.
   const int epoch = int(read_count(path, file.metadata, epoch_key, std::numeric_limits<int>::max() - 1));
+  if (const auto saved = file.metadata.find(model_key); saved != file.metadata.end() && saved->second != model.describe())
+    fail(path, "the checkpoint is of the model\n" + excerpt(saved->second, 2000) + "\nbut the model loading it is\n" +
+                   model.describe());
+  const data::Standardization standardization = read_standardization(path, file.metadata);
   nn::NamedTensors parameters = model.named_parameters(), buffers = model.named_buffers();
   const std::vector<Tensor> parameter_values = read_tensors(path, file, "model.", parameters);
   const std::vector<Tensor> buffer_values = read_tensors(path, file, "buffer.", buffers);
@@ -143,6 +181,7 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
   for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].second.mutable_value() = buffer_values[i].value();
   for (std::size_t i = 0; i < generators.size(); ++i) *generators[i].second = generator_states[i];
   if (history) *history = std::move(rows);
+  if (input) *input = standardization;
   return epoch;
 }
 

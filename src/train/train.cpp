@@ -255,7 +255,8 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     bar.finish_line();
     if (!quiet) print_epoch(record, options.epochs);
     // The checkpoint first, with the rows: a crash before the CSV is written loses nothing.
-    if (writes && options.checkpoints) save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs);
+    if (writes && options.checkpoints)
+      save_checkpoint(checkpoint, model, optimizer, epoch, logged.epochs, data.standardization);
     if (writes) write_metrics_csv(csv, logged);
     if (options.on_epoch_end) options.on_epoch_end(record);
   }

@@ -50,7 +50,9 @@ struct Evaluation {
   double loss = 0;
   double accuracy = 0;
 };
-// Loss and accuracy over a split in eval mode, recording nothing; the mode is restored after.
+// Loss and accuracy over a split in eval mode (batch norm's running averages, no dropout) whatever
+// the model's mode before, recording nothing; that mode is restored after, so a model in train mode
+// stays in it.
 Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t batch_size = 1000);
 
 // Whether a training pass skips this batch: a final batch of one example when the split has more
@@ -84,7 +86,8 @@ struct FitOptions {
 // empty split, labels outside [0, classes), an out_dir holding an earlier run without resume or
 // overwrite). A final batch of one example is dropped (batch norm cannot normalise it). Stops with
 // xg::numeric_error naming the epoch, step and learning rate when the loss is NaN or Inf or
-// diverges (over divergence_factor x log(classes)).
+// diverges (over divergence_factor x log(classes)). The checkpoint holds the model's describe() and
+// data.standardization too. The model is left in train mode: call model.eval() before predicting.
 // While it runs, the optimizer steps inside backward where its chain allows (optim::StepInBackward).
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options);
 

@@ -55,8 +55,8 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const int> labels, 
   for (std::size_t i = 0; i < n; ++i) {
     if (labels[i] == options.ignore_index) continue;
     ++counted;
-    for (std::size_t j = 0; j < c; ++j) weights.value()(i, j) = T(options.label_smoothing / double(c));
-    weights.value()(i, labels[i]) += T(1 - options.label_smoothing);
+    for (std::size_t j = 0; j < c; ++j) weights.mutable_value()(i, j) = T(options.label_smoothing / double(c));
+    weights.mutable_value()(i, labels[i]) += T(1 - options.label_smoothing);
   }
   const TensorT<T> rows = -sum(weights * composed::log_softmax(logits, 1), {1});
   switch (options.reduction) {

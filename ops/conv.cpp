@@ -12,6 +12,7 @@
 #include "xgrad/detail/elementwise.hpp"
 #include "xgrad/ops.hpp"
 #include "conv_support.hpp"
+#include "support.hpp"
 
 namespace xg {
 
@@ -212,7 +213,8 @@ TensorT<T> conv2d_op(const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>*
         detail::add_grad(*x, "conv2d", detail::to_shape(x->value.shape()), [&](T* dst, bool overwrite) { backward_data(g, gy.data(), w->value.data(), dst, overwrite); });
         detail::add_grad(*w, "conv2d", detail::to_shape(w->value.shape()), [&](T* dst, bool overwrite) { backward_weights(g, x->value.data(), gy.data(), dst, overwrite); });
         if (b) detail::add_grad(*b, "conv2d", detail::to_shape(b->value.shape()), [&](T* dst, bool overwrite) { detail::conv2d_backward_bias(g, gy.data(), dst, overwrite); });
-      });
+      },
+      detail::Reads::values);
 }
 }  // namespace
 

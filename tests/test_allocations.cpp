@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(an_embedding_lookup_and_cross_entropy_with_options_allocate
   nn::manual_seed(1);
   nn::Embedding table(50, 10);
   Tensor ids = Tensor::zeros({8, 3});
-  for (std::size_t i = 0; i < ids.size(); ++i) ids.value().data()[i] = float(i * 7 % 50);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids.mutable_value().data()[i] = float(i * 7 % 50);
   std::vector<int> labels(24);
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = i == 5 ? -100 : int(i % 10);  // one ignored row
   Tensor weight = table.weight();

@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(layer_norm_module_has_pytorch_parameter_names_and_normalise
   BOOST_TEST(names == (std::vector<std::string>{"weight (2, 3)", "bias (2, 3)"}), tt::per_element());
   BOOST_TEST(norm.describe() == "LayerNorm((2, 3), eps=1e-05)");
   Tensor x = Tensor::zeros({4, 2, 3});
-  for (std::size_t i = 0; i < x.size(); ++i) x.value().data()[i] = float(i * i % 7);
+  for (std::size_t i = 0; i < x.size(); ++i) x.mutable_value().data()[i] = float(i * i % 7);
   norm.eval();  // no running statistics: eval mode changes nothing
   const Tensor y = norm(x);
   double mean = 0;

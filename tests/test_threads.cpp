@@ -82,5 +82,6 @@ BOOST_AUTO_TEST_CASE(onednn_threads_wait_passively_after_a_convolution) {
   const double before = process_cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const double spent = process_cpu_seconds() - before;
-  BOOST_TEST(spent < 0.01, "CPU time while every thread should sleep: " << spent << " s");
+  // A spinning thread burns about 0.3 s here; 0.1 s leaves room for a loaded machine.
+  BOOST_TEST(spent < 0.1, "CPU time while every thread should sleep: " << spent << " s");
 }

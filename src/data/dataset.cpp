@@ -52,7 +52,7 @@ void augment(Tensor& images, const Augmentation& a, float background, Generator&
     const long dx = max_shift ? long(gen() % std::uint64_t(2 * max_shift + 1)) - max_shift : 0;
     const bool flip = a.horizontal_flip && (gen() & 1);
     if (dy == 0 && dx == 0 && !flip) continue;
-    float* image = images.value().data() + i * source.size();
+    float* image = images.mutable_value().data() + i * source.size();
     std::copy(image, image + source.size(), source.begin());
     for (std::size_t c = 0; c < channels; ++c)
       for (long y = 0; y < long(h); ++y)

@@ -139,9 +139,6 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
   // Everything is read and checked before anything is assigned: a checkpoint that fails on its last
   // entry leaves the model and the optimizer as they were.
   const int epoch = int(read_count(path, file.metadata, epoch_key, std::numeric_limits<int>::max() - 1));
-  if (const auto saved = file.metadata.find(model_key); saved != file.metadata.end() && saved->second != model.describe())
-    fail(path, "the checkpoint is of the model\n" + excerpt(saved->second, 2000) + "\nbut the model loading it is\n" +
-                   model.describe());
   const data::Standardization standardization = read_standardization(path, file.metadata);
   nn::NamedTensors parameters = model.named_parameters(), buffers = model.named_buffers();
   const std::vector<Tensor> parameter_values = read_tensors(path, file, "model.", parameters);
@@ -156,6 +153,11 @@ int load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim:
     if (!(text >> state) || !(text >> std::ws).eof()) fail(path, "the state of generator '" + name + "' is malformed");
     generator_states.push_back(state);
   }
+  // After the tensors and generators, whose errors name the entry (a tensor with both shapes): tensors that fit a model that
+  // differs otherwise (a Dropout's p, an activation) are refused by its description.
+  if (const auto saved = file.metadata.find(model_key); saved != file.metadata.end() && saved->second != model.describe())
+    fail(path, "the checkpoint is of the model\n" + excerpt(saved->second, 2000) + "\nbut the model loading it is\n" +
+                   model.describe());
   std::vector<EpochRecord> rows;
   if (const auto saved = file.metadata.find(history_key); history && saved != file.metadata.end()) {
     rows = parse_metrics_csv(saved->second, path.string() + " (its " + history_key + ")");

@@ -126,8 +126,8 @@ std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
 void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
   if (split.images.shape().size() < 2 || split.images.shape()[0] != split.size() || split.features() != features)
     throw shape_error(std::string("fit: the ") + name + " images have shape " + shape_string(split.images.shape()) +
-                      "; expected " + std::to_string(split.size()) + " examples (one per label) of " +
-                      std::to_string(features) + " values each, as the training images");
+                      "; expected " + shape_string(shape_type{split.size(), features}) +
+                      " (an example per label, as many values each as the training images)");
   for (std::size_t i = 0; i < split.size(); ++i)
     if (split.labels[i] < 0 || std::size_t(split.labels[i]) >= classes)
       throw value_error(std::string("fit: ") + name + " label " + std::to_string(split.labels[i]) + " (example " +

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE tape
 #include <boost/test/unit_test.hpp>
 
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -175,30 +176,38 @@ BOOST_AUTO_TEST_CASE(a_removed_hook_no_longer_fires_and_hooks_rearm_after_clear)
   BOOST_TEST(calls == 3);
 }
 
-BOOST_AUTO_TEST_CASE(a_tape_that_keeps_growing_warns_once_with_the_fix) {
+namespace {
+// What f() writes to std::cerr.
+template <class F>
+std::string captured_stderr(F f) {
   std::ostringstream captured;
   auto* old = std::cerr.rdbuf(captured.rdbuf());
-  Tensor x = Tensor::scalar(1.0f, true);
-  Tape tape;
-  for (int step = 0; step < 40; ++step) {
-    tape.backward(x * 2.0f + 1.0f);
-    x.zero_grad();  // the forgotten tape.clear(): every step's graph stays
-  }
+  f();
   std::cerr.rdbuf(old);
-  const std::string text = captured.str();
+  return captured.str();
+}
+
+// 40 steps of a tiny graph on one tape, cleared after each step or not.
+std::string warnings_over_steps(bool clear) {
+  return captured_stderr([clear] {
+    Tensor x = Tensor::scalar(1.0f, true);
+    Tape tape;
+    for (int step = 0; step < 40; ++step) {
+      tape.backward(x * 2.0f + 1.0f);
+      x.zero_grad();
+      if (clear) tape.clear();  // forgotten, every step's graph stays
+    }
+  });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_tape_that_keeps_growing_warns_once_with_the_fix) {
+  const std::string text = warnings_over_steps(false);
   BOOST_TEST(text.find("tape.clear()") != std::string::npos, text);
   BOOST_TEST(text.find("warning") == text.rfind("warning"));  // once
 }
 
 BOOST_AUTO_TEST_CASE(a_cleared_tape_does_not_warn) {
-  std::ostringstream captured;
-  auto* old = std::cerr.rdbuf(captured.rdbuf());
-  Tensor x = Tensor::scalar(1.0f, true);
-  Tape tape;
-  for (int step = 0; step < 40; ++step) {
-    tape.backward(x * 2.0f + 1.0f);
-    tape.clear();
-  }
-  std::cerr.rdbuf(old);
-  BOOST_TEST(captured.str().empty(), captured.str());
+  const std::string text = warnings_over_steps(true);
+  BOOST_TEST(text.empty(), text);
 }

@@ -13,6 +13,7 @@ namespace xg {
 // only marks its entry dead; the owning thread drops dead entries when it next asks for the active
 // tape, so no pointer to a destroyed tape is ever handed out.
 struct ActiveTapeEntry {
+  explicit ActiveTapeEntry(Tape* t) : tape(t) {}
   Tape* tape;
   std::atomic<bool> alive{true};
 };

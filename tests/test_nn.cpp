@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(gelu_and_silu_modules_apply_their_ops) {
 BOOST_AUTO_TEST_CASE(conv2d_he_initialisation_uses_channels_times_kernel_as_fan_in) {
   nn::manual_seed(3);
   nn::Sequential model{nn::Conv2d(8, 64, 5, {.bias = false}), nn::ReLU()};
-  const auto& w = model.named_parameters()[0].second;
+  const Tensor w = model.named_parameters()[0].second;  // a copy: named_parameters() is a temporary
   BOOST_TEST(w.shape_vector() == (shape_type{64, 8, 5, 5}), tt::per_element());
   BOOST_TEST(variance(w.value()) == 2.0 / (8 * 5 * 5), tt::tolerance(0.05));
 }

@@ -61,15 +61,6 @@ TensorT<T> extreme_over(const TensorT<T>& x, const axes_type& axes, bool keepdim
   });
 }
 
-// The position of the first extreme of the n values at x, x + stride, ...
-template <bool Max, class T>
-std::size_t extreme_position(const T* x, std::size_t n, std::size_t stride) {
-  std::size_t best = 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if (beats<Max>(x[k * stride], x[best * stride])) best = k;
-  return best;
-}
-
 // The extreme along one axis and where it is; backward finds the same positions again from x,
 // so nothing is saved.
 template <bool Max, class T>
@@ -86,7 +77,7 @@ Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
   const T* in = x.value().data();
   for (std::size_t o = 0; o < s.outer; ++o)
     for (std::size_t i = 0; i < s.inner; ++i) {
-      const std::size_t best = extreme_position<Max>(in + o * s.n * s.inner + i, s.n, s.inner);
+      const std::size_t best = detail::extreme_line<Max>(in + o * s.n * s.inner + i, s.n, s.inner);
       indices[o * s.inner + i] = int(best);
       out.data()[o * s.inner + i] = in[(o * s.n + best) * s.inner + i];
     }
@@ -97,7 +88,7 @@ Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
       for (std::size_t o = 0; o < s.outer; ++o)
         for (std::size_t i = 0; i < s.inner; ++i) {
           const std::size_t line = o * s.n * s.inner + i;
-          gx[line + extreme_position<Max>(in + line, s.n, s.inner) * s.inner] += g.data()[o * s.inner + i];
+          gx[line + detail::extreme_line<Max>(in + line, s.n, s.inner) * s.inner] += g.data()[o * s.inner + i];
         }
     });
   });

@@ -185,19 +185,23 @@ void update_running_statistics(TensorT<T>& running_mean, TensorT<T>& running_var
   }
 }
 
-// The position of the first maximum of n values at x, x + stride, ...: argmax's answer, max's
-// value and its gradient's choice (ties go to the first). A NaN is larger than any number, so it
-// propagates as in PyTorch: max of [1, NaN, 3] is NaN, at position 1.
-template <class T, class Stride>
-std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
+// The position of the first extreme (the maximum for Max, else the minimum) of n values at x,
+// x + stride, ...: argmax's answer, max's and min's value and their gradient's choice (ties go to
+// the first). A NaN beats any number, so it propagates as in PyTorch: max of [1, NaN, 3] is NaN,
+// at position 1.
+template <bool Max, class T, class Stride>
+std::size_t extreme_line(const T* x, std::size_t n, Stride stride) {
   std::size_t best = 0;
-  if (std::isnan(x[0])) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
+  for (std::size_t k = 1; k < n && !std::isnan(x[best * stride]); ++k) {
     const T v = x[k * stride];
-    if (std::isnan(v)) return k;
-    if (v > x[best * stride]) best = k;
+    if (std::isnan(v) || (Max ? v > x[best * stride] : v < x[best * stride])) best = k;
   }
   return best;
+}
+
+template <class T, class Stride>
+std::size_t argmax_line(const T* x, std::size_t n, Stride stride) {
+  return extreme_line<true>(x, n, stride);
 }
 
 }  // namespace xg::detail

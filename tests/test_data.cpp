@@ -219,6 +219,90 @@ BOOST_AUTO_TEST_CASE(a_batch_kept_by_the_user_is_not_overwritten_by_the_next) {
   BOOST_TEST(ids.size() == 12u);
 }
 
+namespace {
+// counting_split with values instead of labels: example i's target row is (i + 0.5, -i).
+data::Split counting_regression_split(std::size_t n) {
+  data::Split s = counting_split(n);
+  s.labels.clear();
+  s.values = Tensor(array<float>::from_shape({n, 2}));
+  for (std::size_t i = 0; i < n; ++i) {
+    s.values->mutable_value()(i, 0) = float(i) + 0.5f;
+    s.values->mutable_value()(i, 1) = -float(i);
+  }
+  return s;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_shuffled_regression_batch_holds_each_examples_own_target_row) {
+  const data::Split s = counting_regression_split(37);
+  std::size_t seen = 0;
+  std::vector<data::Batch> kept;
+  for (const data::Batch& batch : s.batches(8, data::Shuffle{5})) kept.push_back(batch);
+  for (auto [x, y] : kept) {
+    BOOST_TEST_REQUIRE(!y.are_labels());
+    BOOST_TEST_REQUIRE(y.values().shape_vector() == (shape_type{y.size(), 2}), boost::test_tools::per_element());
+    for (std::size_t r = 0; r < y.size(); ++r) {
+      const float id = x.value()(r, 0);
+      BOOST_TEST(y.values().value()(r, 0) == id + 0.5f);
+      BOOST_TEST(y.values().value()(r, 1) == -id);
+    }
+    seen += y.size();
+  }
+  BOOST_TEST(seen == 37u);
+  BOOST_TEST(kept[0].y.values().value()(0, 0) != 0.5f);  // shuffled, and batches kept apart
+}
+
+BOOST_AUTO_TEST_CASE(select_and_head_keep_the_target_values_of_their_rows) {
+  const data::Split s = counting_regression_split(10);
+  const std::size_t rows[] = {7, 2};
+  const data::Split picked = s.select(rows);
+  BOOST_TEST(picked.size() == 2u);
+  BOOST_TEST(picked.labels.empty());
+  BOOST_TEST(picked.values->value()(0, 0) == 7.5f);
+  BOOST_TEST(picked.values->value()(1, 1) == -2.0f);
+  BOOST_TEST(s.head(3).values->shape_vector() == (shape_type{3, 2}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(targets_of_one_kind_asked_for_as_the_other_are_a_value_error) {
+  const data::Split regression = counting_regression_split(4), classification = counting_split(4);
+  const data::Batch values = *regression.batches(4).begin();
+  testing::require_error<value_error>([&] { (void)values.y.labels(); }, {"Targets::labels", "values of shape (4, 2)", "mse_loss"});
+  testing::require_error<value_error>([&] { (void)cross_entropy(values.x, values.y); }, {"not class labels"});
+  const auto batches = classification.batches(4);
+  const data::Batch labels = *batches.begin();
+  testing::require_error<value_error>([&] { (void)labels.y.values(); }, {"Targets::values", "4 class labels"});
+}
+
+BOOST_AUTO_TEST_CASE(a_split_with_both_labels_and_values_is_refused) {
+  data::Split s = counting_regression_split(4);
+  s.labels = {0, 1, 0, 1};
+  testing::require_error<value_error>([&] { (void)s.batches(2); }, {"Split::batches", "both 4 labels and values"});
+}
+
+BOOST_AUTO_TEST_CASE(values_with_another_row_count_than_the_images_are_a_shape_error) {
+  data::Split s = counting_regression_split(4);
+  s.values = Tensor(array<float>::from_shape({3, 2}));
+  testing::require_error<shape_error>([&] { (void)s.batches(2); }, {"images of shape (4, 3)", "values of shape (3, 2)"});
+}
+
+BOOST_AUTO_TEST_CASE(friedman1_is_reproducible_and_has_the_published_statistics) {
+  const data::Dataset a = data::friedman1({.train = 20000, .validation = 10, .test = 10, .noise = 0.0, .seed = 4});
+  const data::Dataset b = data::friedman1({.train = 20000, .validation = 10, .test = 10, .noise = 0.0, .seed = 4});
+  BOOST_TEST((a.train.values->value() == b.train.values->value()));
+  BOOST_TEST(a.train.images.shape_vector() == (shape_type{20000, 10}), boost::test_tools::per_element());
+  BOOST_TEST(a.classes == 0u);
+  // Without noise: mean 14.41 and variance 23.8 (the function's moments over the unit cube).
+  const auto& y = a.train.values->value();
+  BOOST_TEST(double(xt::mean(y)()) == 14.41, boost::test_tools::tolerance(0.01));
+  BOOST_TEST(double(xt::variance(y)()) == 23.8, boost::test_tools::tolerance(0.03));
+  // Each target is the formula of its own row.
+  const auto& x = a.train.images.value();
+  const double expected = 10 * std::sin(M_PI * x(5, 0) * x(5, 1)) + 20 * std::pow(x(5, 2) - 0.5, 2) + 10 * x(5, 3) + 5 * x(5, 4);
+  BOOST_TEST(double(y(5, 0)) == expected, boost::test_tools::tolerance(1e-5));
+  testing::require_error<value_error>([] { data::friedman1({.features = 4}); }, {"friedman1", "features is 4"});
+  testing::require_error<value_error>([] { data::friedman1({.noise = -1}); }, {"friedman1", "noise"});
+}
+
 BOOST_AUTO_TEST_CASE(a_zero_batch_size_is_rejected) {
   BOOST_CHECK_THROW(counting_split(3).batches(0), value_error);
 }

@@ -88,13 +88,13 @@ std::uint64_t bytes_fingerprint(const nn::Module& model) {
 // `steps` steps of Adam on the split's first global batches: one process on whole batches, or this
 // rank on its shards when ddp is given.
 void train_steps(nn::Module& model, optim::Optimizer& opt, const data::Split& split, int steps,
-                 dist::DataParallel* ddp) {
+                 dist::DataParallel* ddp, const train::LossFunction& loss = {}) {
   Tape tape;
   std::size_t step = 0;
   for (auto [x, y] : split.batches(global_batch, data::Shuffle{7})) {
     if (int(step) == steps) break;
     const data::Batch local = ddp ? ddp->shard({x, y}) : data::Batch{x, y};
-    train::train_step(model, opt, tape, local.x, local.y, ++step, ddp);
+    train::train_step(model, opt, tape, local.x, local.y, ++step, ddp, loss);
   }
 }
 
@@ -125,6 +125,23 @@ BOOST_AUTO_TEST_CASE(k_ranks_on_shards_train_to_the_parameters_of_one_process_on
   train_steps(replica, opt, split, 4, &ddp);
   BOOST_TEST(ddp.buckets().bucket_count() > 1u);
   BOOST_TEST(worst_difference(replica, single) < 1e-5);  // dropout's masks matched too
+}
+
+BOOST_AUTO_TEST_CASE(a_regression_on_shards_trains_to_the_parameters_of_one_process_on_the_whole_batch) {
+  data::Split split = random_split(4 * global_batch, 8, 4, 3);
+  split.labels.clear();
+  Generator gen(9);
+  split.values = normal<float>({4 * global_batch, 4}, 0.0f, 1.0f, gen);  // each rank must get its own rows
+  const train::LossFunction mse = [](const Tensor& out, const data::Targets& y) { return mse_loss(out, y.values()); };
+  nn::Sequential single = small_model(11);
+  optim::Optimizer single_opt(single.parameters(), optim::adam({.lr = 1e-2}));
+  train_steps(single, single_opt, split, 4, nullptr, mse);
+
+  nn::Sequential replica = small_model(11 + std::uint64_t(world->rank()));
+  dist::DataParallel ddp(replica, *world);
+  optim::Optimizer opt(replica.parameters(), optim::adam({.lr = 1e-2}));
+  train_steps(replica, opt, split, 4, &ddp, mse);
+  BOOST_TEST(worst_difference(replica, single) < 1e-5);
 }
 
 BOOST_AUTO_TEST_CASE(replicas_hold_bit_identical_parameters_after_training) {

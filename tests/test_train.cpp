@@ -424,3 +424,112 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_with_a_malformed_input_standardisation_is_a_da
   io::save_safetensors(file, tensors, metadata);
   testing::require_data_error([&] { train::load_checkpoint(file, model); }, {file.string(), "input.mean", "no input.std"});
 }
+
+// ---- a loss other than cross-entropy: regression ----
+
+namespace {
+data::Dataset small_regression() {
+  data::Dataset data = data::friedman1({.train = 2000, .validation = 500, .test = 500, .seed = 3});
+  // Standardised targets (mean about 14.4, deviation about 5), as examples/regression.cpp does.
+  for (data::Split* split : {&data.train, &data.validation, &data.test})
+    split->values->mutable_value() = (split->values->value() - 14.4f) / 5.0f;
+  return data;
+}
+
+nn::Sequential regression_model() {
+  nn::manual_seed(0);
+  return nn::Sequential{nn::Linear(10, 32), nn::ReLU(), nn::Linear(32, 32), nn::ReLU(), nn::Linear(32, 1)};
+}
+
+const train::LossFunction mse = [](const Tensor& out, const data::Targets& y) { return mse_loss(out, y.values()); };
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fit_with_mean_squared_error_lowers_a_regressions_loss_toward_the_noise) {
+  const data::Dataset data = small_regression();
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::adam({.lr = 3e-3}));
+  const double variance = xt::variance(data.validation.values->value())();
+  TempDir dir;
+  const train::History h =
+      train::fit(model, opt, data, {.epochs = 10, .batch_size = 32, .out_dir = dir.path, .quiet = true, .loss = mse});
+  BOOST_TEST_REQUIRE(h.epochs.size() == 10u);
+  BOOST_TEST(h.epochs.back().train_loss < 0.3 * h.epochs.front().train_loss);
+  // Predicting the mean scores the variance (about 1 here); the noise alone is 1/25 of it.
+  const double validation = h.epochs.back().validation_loss;
+  BOOST_TEST(validation < 0.2 * variance);
+  BOOST_TEST(std::isnan(h.epochs.back().validation_accuracy));  // no classes, no accuracy
+  // What fit recorded is evaluate's figure for the same model.
+  BOOST_TEST(train::evaluate(model, data.validation, mse).loss == validation, boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(evaluate_with_a_loss_averages_it_over_the_examples) {
+  const data::Dataset data = small_regression();
+  nn::Sequential model = regression_model();
+  model.eval();
+  const array<float> predictions = model(data.test.images).value();
+  const double by_hand = xt::mean(xt::square(xt::cast<double>(predictions) - xt::cast<double>(data.test.values->value())))();
+  const train::Evaluation e = train::evaluate(model, data.test, mse, 64);  // 500 = 7 x 64 + 52
+  BOOST_TEST(e.loss == by_hand, boost::test_tools::tolerance(1e-5));
+  BOOST_TEST(std::isnan(e.accuracy));
+}
+
+BOOST_AUTO_TEST_CASE(fit_on_values_without_a_loss_fails_before_training_and_says_what_to_set) {
+  const data::Dataset data = small_regression();
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  testing::require_error<value_error>([&] { train::fit(model, opt, data, {.epochs = 1, .out_dir = dir.path, .quiet = true}); },
+                                      {"fit", "values (regression)", "FitOptions::loss", "mse_loss"});
+  BOOST_TEST(opt.steps() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_loss_that_is_not_a_scalar_is_a_shape_error_naming_its_shape) {
+  const data::Dataset data = small_regression();
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  const train::LossFunction per_example = [](const Tensor& out, const data::Targets& y) {
+    return mse_loss(out, y.values(), Reduction::none);
+  };
+  TempDir dir;
+  testing::require_error<shape_error>(
+      [&] { train::fit(model, opt, data, {.epochs = 1, .out_dir = dir.path, .quiet = true, .loss = per_example}); },
+      {"loss function returned shape (128, 1)", "scalar"});
+}
+
+BOOST_AUTO_TEST_CASE(a_target_value_that_is_not_finite_fails_before_training_naming_the_example) {
+  data::Dataset data = small_regression();
+  data.validation.values->mutable_value()(7, 0) = std::numeric_limits<float>::quiet_NaN();
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  testing::require_error<value_error>(
+      [&] { train::fit(model, opt, data, {.epochs = 1, .out_dir = dir.path, .quiet = true, .loss = mse}); },
+      {"validation target value nan", "example 7", "not finite"});
+  BOOST_TEST(opt.steps() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(splits_that_predict_different_kinds_of_target_are_refused) {
+  data::Dataset data = small_regression();
+  data.validation.values.reset();  // labels, while training has values
+  data.validation.labels.assign(data.validation.images.shape()[0], 0);
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  TempDir dir;
+  testing::require_error<value_error>(
+      [&] { train::fit(model, opt, data, {.epochs = 1, .out_dir = dir.path, .quiet = true, .loss = mse}); },
+      {"validation split holds labels but the training split values"});
+}
+
+BOOST_AUTO_TEST_CASE(with_a_loss_of_ones_own_divergence_is_measured_against_the_first_steps_loss) {
+  const data::Dataset data = small_regression();
+  nn::Sequential model = regression_model();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.01));
+  int calls = 0;  // the fourth step's loss is 1000 times what it would be
+  const train::LossFunction exploding = [&](const Tensor& out, const data::Targets& y) {
+    return mse_loss(out, y.values()) * (++calls == 4 ? 1000.0f : 1.0f);
+  };
+  TempDir dir;
+  BOOST_CHECK_EXCEPTION(
+      train::fit(model, opt, data, {.epochs = 1, .out_dir = dir.path, .quiet = true, .loss = exploding}), numeric_error,
+      [](const numeric_error& e) { return testing::message_has(e, {"epoch 1, step 4", "the first step's loss", "diverged"}); });
+}

@@ -3,6 +3,7 @@
 #include "xgrad/anomaly.hpp"
 #include "xgrad/custom_op.hpp"
 #include "xgrad/data/fashion_mnist.hpp"
+#include "xgrad/data/friedman.hpp"
 #include "xgrad/errors.hpp"
 #include "xgrad/gradcheck.hpp"
 #include "xgrad/io/files.hpp"

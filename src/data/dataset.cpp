@@ -27,17 +27,52 @@ void gather_rows(const Tensor& images, std::span<const std::size_t> rows, float*
     std::memcpy(target + r * features, source + rows[r] * features, features * sizeof(float));
 }
 
-// A split built by hand must hold one image row (and source index, if any) per label before rows
-// are gathered from it.
+// A split built by hand must hold one image row (and source index, if any) per label or row of
+// values before rows are gathered from it.
 void check_rows(const Split& split, const char* op) {
-  if (split.images.dim() < 2 || split.images.shape()[0] != split.size() ||
+  if (split.values && !split.labels.empty())
+    throw value_error(std::string(op) + ": the split holds both " + std::to_string(split.labels.size()) +
+                      " labels and values of shape " + shape_string(split.values->shape()) +
+                      "; a split predicts one or the other");
+  const std::string targets = split.values ? "values of shape " + shape_string(split.values->shape())
+                                           : std::to_string(split.labels.size()) + " labels";
+  if (split.images.dim() < 2 || (split.values && split.values->dim() < 1) || split.images.shape()[0] != split.size() ||
       (!split.source_index.empty() && split.source_index.size() != split.size()))
     throw shape_error(std::string(op) + ": images of shape " + shape_string(split.images.shape()) + " and " +
-                      std::to_string(split.source_index.size()) + " source indices do not match " +
-                      std::to_string(split.size()) + " labels");
+                      std::to_string(split.source_index.size()) + " source indices do not match " + targets);
+}
+
+// The given rows of `source` into `batch`, reusing the previous batch's buffer when no one else
+// holds it (the loop body's copy is gone by now unless the user kept it, e.g. on a tape that is
+// still alive); only a last, smaller batch needs a new one.
+void gather_batch(const Tensor& source, std::span<const std::size_t> rows, Tensor& batch) {
+  const shape_type shape = batch_shape(source, rows.size());
+  const bool reusable = batch.node().use_count() == 1 && batch.shape_vector() == shape;
+  if (!reusable) batch = Tensor(array<float>::from_shape(shape));
+  gather_rows(source, rows, batch.mutable_value().data());
 }
 
 }  // namespace
+
+Targets::Targets(Tensor values) : values_(std::move(values)) {
+  if (values_->dim() < 1)
+    throw shape_error("Targets: values need a row per example, got shape " + shape_string(values_->shape()));
+  rows_ = values_->shape()[0];
+}
+
+std::span<const int> Targets::labels() const {
+  if (values_)
+    throw value_error("Targets::labels: these targets are values of shape " + shape_string(values_->shape()) +
+                      " (regression), not class labels: use values(), and a loss such as mse_loss");
+  return labels_;
+}
+
+const Tensor& Targets::values() const {
+  if (!values_)
+    throw value_error("Targets::values: these targets are " + std::to_string(rows_) +
+                      " class labels, not values: use labels() (or pass them as they are, e.g. to cross_entropy)");
+  return *values_;
+}
 
 void augment(Tensor& images, const Augmentation& a, float background, Generator& gen) {
   if (images.dim() != 4)
@@ -79,10 +114,11 @@ std::vector<std::size_t> permutation(std::size_t n, Generator& gen) {
 }
 
 BatchRange::BatchRange(Tensor images, std::vector<std::size_t> order, std::vector<int> labels_in_order,
-                       std::size_t batch_size)
+                       std::optional<Tensor> values, std::size_t batch_size)
     : images_(std::move(images)),
       order_(std::move(order)),
       labels_in_order_(std::move(labels_in_order)),
+      values_(std::move(values)),
       batch_size_(batch_size) {
   if (batch_size_ == 0) throw value_error("batches: the batch size must be at least 1");
 }
@@ -110,16 +146,16 @@ void BatchRange::iterator::gather() {
     return;
   }
   const std::size_t rows = std::min(range_->batch_size_, n - start_);
-  const shape_type shape = batch_shape(range_->images_, rows);
-  // Reuse the previous batch's buffer when no one else holds it (the loop body's copy is gone by
-  // now unless the user kept it, e.g. on a tape that is still alive); only a last, smaller batch
-  // needs a new one.
-  const bool reusable = batch_.x.node().use_count() == 1 && batch_.x.shape_vector() == shape;
-  if (!reusable) batch_.x = Tensor(array<float>::from_shape(shape));
-
-  gather_rows(range_->images_, std::span<const std::size_t>(range_->order_).subspan(start_, rows),
-              batch_.x.mutable_value().data());
-  batch_.y = std::span<const int>(range_->labels_in_order_).subspan(start_, rows);
+  const auto batch_rows = std::span<const std::size_t>(range_->order_).subspan(start_, rows);
+  gather_batch(range_->images_, batch_rows, batch_.x);
+  if (range_->values_) {
+    Tensor values = batch_.y.are_labels() ? Tensor() : batch_.y.values();
+    batch_.y = {};  // so that the buffer's one other holder is gone before gather_batch looks
+    gather_batch(*range_->values_, batch_rows, values);
+    batch_.y = Targets(std::move(values));
+  } else {
+    batch_.y = std::span<const int>(range_->labels_in_order_).subspan(start_, rows);
+  }
 }
 
 std::size_t Split::features() const { return images.dim() >= 2 ? example_size(images) : 0; }
@@ -128,16 +164,16 @@ BatchRange Split::batches(std::size_t batch_size, Shuffle shuffle) const {
   check_rows(*this, "Split::batches");
   Generator gen(shuffle.seed);
   std::vector<std::size_t> order = permutation(size(), gen);
-  std::vector<int> labels_in_order(order.size());
-  for (std::size_t i = 0; i < order.size(); ++i) labels_in_order[i] = labels[order[i]];
-  return BatchRange(images, std::move(order), std::move(labels_in_order), batch_size);
+  std::vector<int> labels_in_order(labels.empty() ? 0 : order.size());
+  for (std::size_t i = 0; i < labels_in_order.size(); ++i) labels_in_order[i] = labels[order[i]];
+  return BatchRange(images, std::move(order), std::move(labels_in_order), values, batch_size);
 }
 
 BatchRange Split::batches(std::size_t batch_size) const {
   check_rows(*this, "Split::batches");
   std::vector<std::size_t> order(size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  return BatchRange(images, std::move(order), labels, batch_size);
+  return BatchRange(images, std::move(order), labels, values, batch_size);
 }
 
 Split Split::head(std::size_t n) const {
@@ -153,11 +189,11 @@ Split Split::select(std::span<const std::size_t> rows) const {
     if (row >= size())
       throw value_error("Split::select: row " + std::to_string(row) + " is out of range for a split of " +
                         std::to_string(size()) + " examples");
-    out.labels.push_back(labels[row]);
+    if (!labels.empty()) out.labels.push_back(labels[row]);
     if (!source_index.empty()) out.source_index.push_back(source_index[row]);
   }
-  out.images = Tensor(array<float>::from_shape(batch_shape(images, rows.size())));
-  gather_rows(images, rows, out.images.mutable_value().data());
+  gather_batch(images, rows, out.images);
+  if (values) gather_batch(*values, rows, out.values.emplace());
   return out;
 }
 

@@ -157,7 +157,9 @@ data::Batch DataParallel::shard(const data::Batch& global) {
   model_.apply([&](nn::Module& m) {
     if (auto* dropout = dynamic_cast<nn::Dropout*>(&m)) dropout->set_batch_shard({offset, n});
   });
-  return {rows_of(global.x, offset, rows), global.y.subspan(offset, rows)};
+  data::Targets y = global.y.are_labels() ? data::Targets(global.y.labels().subspan(offset, rows))
+                                           : data::Targets(rows_of(global.y.values(), offset, rows));
+  return {rows_of(global.x, offset, rows), std::move(y)};
 }
 
 void DataParallel::synchronize_gradients() { buckets_->synchronize(1.0f / float(count())); }

@@ -1,6 +1,8 @@
 #include "xgrad/train/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <system_error>
 
 #include "xgrad/errors.hpp"
@@ -82,12 +84,21 @@ std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
 }
 
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
+  const std::vector<EpochRecord> rows = read_metrics_csv(csv);
+  // A regression records no accuracy (NaN): its second panel is the loss on a log scale instead.
+  const bool has_accuracy =
+      std::any_of(rows.begin(), rows.end(), [](const EpochRecord& r) { return !std::isnan(r.validation_accuracy); });
   return plot::draw_with_gnuplot(csv, png, "curves", [&](std::ostream& gp) {
+    const std::string data = "'" + csv.string() + "'";
     gp << "set key top right; set grid; set xlabel 'epoch'\n"
           "set title 'loss'\n"
-          "plot '" << csv.string() << "' using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n"
-          "set key bottom right; set title 'accuracy'\n"
-          "plot '" << csv.string() << "' using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
+          "plot " << data << " using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n";
+    if (has_accuracy)
+      gp << "set key bottom right; set title 'accuracy'\n"
+            "plot " << data << " using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
+    else
+      gp << "set logscale y; set title 'loss (log scale)'\n"
+            "plot " << data << " using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n";
   });
 }
 

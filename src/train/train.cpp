@@ -49,10 +49,18 @@ class ProgressBar {
   clock_type::time_point last_ = clock_type::now();
 };
 
+// " acc 91.25%", or nothing for a regression (accuracy NaN).
+std::string accuracy_text(double accuracy) {
+  if (std::isnan(accuracy)) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, " acc %.2f%%", 100 * accuracy);
+  return text;
+}
+
 void print_epoch(const EpochRecord& r, int epochs) {
-  std::printf("epoch %2d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  lr %.2g  %.1fs  %.0f ex/s\n",
-              r.epoch, epochs, r.train_loss, 100 * r.train_accuracy, r.validation_loss, 100 * r.validation_accuracy,
-              r.learning_rate, r.seconds, r.examples_per_second);
+  std::printf("epoch %2d/%d  train loss %.4f%s  val loss %.4f%s  lr %.2g  %.1fs  %.0f ex/s\n", r.epoch, epochs,
+              r.train_loss, accuracy_text(r.train_accuracy).c_str(), r.validation_loss,
+              accuracy_text(r.validation_accuracy).c_str(), r.learning_rate, r.seconds, r.examples_per_second);
   std::fflush(stdout);
 }
 
@@ -65,19 +73,29 @@ void warn_if_initial_loss_is_off(double loss, std::size_t classes) {
 }
 
 void report_gap(const EpochRecord& last) {
+  if (std::isnan(last.validation_accuracy)) return;
   const double gap = 100 * (last.train_accuracy - last.validation_accuracy);
   std::printf("train/validation gap: %.2f points (train %.2f%%, validation %.2f%%)%s\n", gap,
               100 * last.train_accuracy, 100 * last.validation_accuracy,
               gap > 5 ? ": high variance; regularisation (weight decay, dropout) or more data may help" : "");
 }
+// The batch's loss: the user's function, or cross-entropy on labels.
+Tensor batch_loss(const LossFunction& loss, const Tensor& output, const data::Targets& y) {
+  if (!loss) return cross_entropy(output, y.labels());
+  Tensor value = loss(output, y);
+  if (value.size() != 1)
+    throw shape_error("the loss function returned shape " + shape_string(value.shape()) +
+                      "; it must return a scalar, the mean over the batch (e.g. Reduction::mean)");
+  return value;
+}
 }  // namespace
 
 StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape, const Tensor& x,
-                      std::span<const int> y, std::size_t step, Replicas* replicas) {
+                      const data::Targets& y, std::size_t step, Replicas* replicas, const LossFunction& loss_function) {
   StepResult result;
   {
-    Tensor logits = model(x);
-    Tensor loss = cross_entropy(logits, y);
+    Tensor output = model(x);
+    Tensor loss = batch_loss(loss_function, output, y);
     result.loss = loss.item();
     if (!std::isfinite(result.loss)) {
       const auto where = tape.first_non_finite();
@@ -89,7 +107,7 @@ StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape
       tape.clear();
       throw numeric_error(msg.str());
     }
-    result.correct = std::size_t(std::lround(accuracy(logits, y) * double(y.size())));
+    if (y.are_labels()) result.correct = std::size_t(std::lround(accuracy(output, y.labels()) * double(y.size())));
     if (replicas && replicas->loss_scale() != 1.0) loss = loss * float(replicas->loss_scale());
     tape.backward(loss);
   }
@@ -101,19 +119,23 @@ StepResult train_step(nn::Module& model, optim::Optimizer& optimizer, Tape& tape
 }
 
 Evaluation evaluate(nn::Module& model, const data::Split& split, std::size_t batch_size) {
+  return evaluate(model, split, LossFunction{}, batch_size);
+}
+
+Evaluation evaluate(nn::Module& model, const data::Split& split, const LossFunction& loss, std::size_t batch_size) {
   const bool was_training = model.training();
   model.eval();
   NoGrad no_grad;
   double loss_sum = 0;
   std::size_t correct = 0;
   for (auto [x, y] : split.batches(batch_size)) {
-    Tensor logits = model(x);
-    loss_sum += cross_entropy(logits, y).item() * double(y.size());
-    correct += std::size_t(accuracy(logits, y) * double(y.size()) + 0.5);
+    Tensor output = model(x);
+    loss_sum += batch_loss(loss, output, y).item() * double(y.size());
+    if (y.are_labels()) correct += std::size_t(accuracy(output, y.labels()) * double(y.size()) + 0.5);
   }
   model.train(was_training);
   const double n = double(std::max<std::size_t>(split.size(), 1));
-  return {loss_sum / n, double(correct) / n};
+  return {loss_sum / n, split.values ? std::nan("") : double(correct) / n};
 }
 
 namespace {
@@ -123,11 +145,26 @@ std::size_t batches_per_epoch(std::size_t examples, std::size_t batch_size) {
   return full + (rest > 0 && !is_dropped_batch(rest, examples) ? 1 : 0);
 }
 
-void check_split(const char* name, const data::Split& split, std::size_t features, std::size_t classes) {
+void check_split(const char* name, const data::Split& split, const data::Split& train, std::size_t classes) {
+  const std::size_t features = train.features();
   if (split.images.shape().size() < 2 || split.images.shape()[0] != split.size() || split.features() != features)
     throw shape_error(std::string("fit: the ") + name + " images have shape " + shape_string(split.images.shape()) +
                       "; expected " + shape_string(shape_type{split.size(), features}) +
-                      " (an example per label, as many values each as the training images)");
+                      " (an example per target, as many values each as the training images)");
+  if (bool(split.values) != bool(train.values))
+    throw value_error(std::string("fit: the ") + name + " split holds " + (split.values ? "values" : "labels") +
+                      " but the training split " + (train.values ? "values" : "labels") + "; both must predict the same");
+  if (split.values) {
+    if (!split.labels.empty())
+      throw value_error(std::string("fit: the ") + name + " split holds both labels and values; it predicts one or the other");
+    const std::size_t row = split.size() ? split.values->size() / split.size() : 0;
+    const auto& values = split.values->value();
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values.data()[i]))
+        throw value_error(std::string("fit: ") + name + " target value " + std::to_string(values.data()[i]) +
+                          " (example " + std::to_string(i / row) + ") is not finite");
+    return;
+  }
   for (std::size_t i = 0; i < split.size(); ++i)
     if (split.labels[i] < 0 || std::size_t(split.labels[i]) >= classes)
       throw value_error(std::string("fit: ") + name + " label " + std::to_string(split.labels[i]) + " (example " +
@@ -147,27 +184,55 @@ void check_fit_inputs(const data::Dataset& data, const FitOptions& options) {
   if (data.validation.size() == 0)
     throw value_error("fit: the validation split is empty; fit evaluates on it after every epoch "
                       "(data::FashionMnistOptions::validation sets its size)");
-  if (data.classes < 2) throw value_error("fit: the dataset has " + std::to_string(data.classes) + " classes; at least 2 are needed");
-  const std::size_t features = data.train.features();
-  check_split("training", data.train, features, data.classes);
-  check_split("validation", data.validation, features, data.classes);
+  if (data.train.values) {
+    if (!options.loss)
+      throw value_error("fit: the training split holds values (regression), not class labels: set FitOptions::loss, "
+                        "e.g. mse_loss(output, targets.values())");
+  } else if (data.classes < 2) {
+    throw value_error("fit: the dataset has " + std::to_string(data.classes) + " classes; at least 2 are needed");
+  }
+  check_split("training", data.train, data.train, data.classes);
+  check_split("validation", data.validation, data.train, data.classes);
 }
 
-// The loss above which a step counts as diverged: divergence_factor times the loss of a uniform guess.
-double divergence_limit(const FitOptions& options, std::size_t classes) {
-  return options.divergence_factor > 0 ? options.divergence_factor * std::log(double(classes))
-                                       : std::numeric_limits<double>::infinity();
-}
+// Stops a run whose loss exceeds divergence_factor times a reference: the loss of a uniform guess
+// over the classes (log(classes)) for cross-entropy, whose scale is known; for a loss of the user's,
+// the run's first step's, when it is > 0.
+class DivergenceCheck {
+ public:
+  DivergenceCheck(const FitOptions& options, std::size_t classes) : factor_(options.divergence_factor) {
+    if (!options.loss) {
+      const std::string log_classes = "log(" + std::to_string(classes) + ")";
+      reference_ = {std::log(double(classes)), log_classes, " (a uniform guess scores " + log_classes + ")"};
+    }
+  }
 
-[[noreturn]] void report_divergence(double loss, double limit, int epoch, std::size_t step, const FitOptions& options,
-                                    std::size_t classes, double learning_rate) {
-  std::ostringstream msg;
-  msg << "epoch " << epoch << ", step " << step << ": the loss is " << loss << ", over " << options.divergence_factor
-      << " x log(" << classes << ") = " << limit
-      << " (a uniform guess scores log(" << classes << ")): training diverged. The learning rate (" << learning_rate
-      << ") is probably too high: try one 10x smaller. The last checkpoint, if any, is from before this epoch";
-  throw numeric_error(msg.str());
-}
+  void check(double loss, int epoch, std::size_t step, double learning_rate) {
+    if (factor_ == 0) return;
+    if (!reference_) {
+      std::ostringstream name;
+      name << "the first step's loss " << loss;
+      reference_ = {loss > 0 ? loss : std::numeric_limits<double>::infinity(), name.str(), ""};
+      return;
+    }
+    const double limit = factor_ * reference_->loss;
+    if (!(loss > limit)) return;
+    std::ostringstream msg;
+    msg << "epoch " << epoch << ", step " << step << ": the loss is " << loss << ", over " << factor_ << " x "
+        << reference_->name << " = " << limit << reference_->why
+        << ": training diverged. The learning rate (" << learning_rate
+        << ") is probably too high: try one 10x smaller. The last checkpoint, if any, is from before this epoch";
+    throw numeric_error(msg.str());
+  }
+
+ private:
+  struct Reference {
+    double loss;
+    std::string name, why;
+  };
+  double factor_;
+  std::optional<Reference> reference_;
+};
 }  // namespace
 
 History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset& data, const FitOptions& options) {
@@ -206,7 +271,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
   if (!replicas) in_backward.emplace(optimizer);
   Tape tape;
   const std::size_t steps_per_epoch = batches_per_epoch(data.train.size(), options.batch_size);
-  const double diverged = divergence_limit(options, data.classes);
+  DivergenceCheck divergence(options, data.classes);
   std::size_t step = std::size_t(history.first_epoch - 1) * steps_per_epoch;
   for (int epoch = history.first_epoch; epoch <= options.epochs; ++epoch) {
     model.train();
@@ -222,10 +287,10 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
       if (replicas && y.size() < replicas->count()) continue;
       if (options.augmentation.enabled()) data::augment(x, options.augmentation, background, augmentation_gen);
       const data::Batch local = replicas ? replicas->shard({x, y}) : data::Batch{x, y};
-      const StepResult r = train_step(model, optimizer, tape, local.x, local.y, ++step, replicas);
-      if (options.check_initial_loss && writes && step == 1) warn_if_initial_loss_is_off(r.loss, data.classes);
-      if (r.loss > diverged)
-        report_divergence(r.loss, diverged, epoch, step, options, data.classes, optimizer.learning_rate());
+      const StepResult r = train_step(model, optimizer, tape, local.x, local.y, ++step, replicas, options.loss);
+      if (options.check_initial_loss && !options.loss && writes && step == 1)
+        warn_if_initial_loss_is_off(r.loss, data.classes);
+      divergence.check(r.loss, epoch, step, optimizer.learning_rate());
       loss_sum += r.loss * double(local.y.size());
       correct += r.correct;
       seen += local.y.size();
@@ -244,9 +309,9 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     record.seconds = seconds_since(t0);
     record.examples_per_second = double(seen) / record.seconds;
     record.train_loss = loss_sum / double(seen);
-    record.train_accuracy = double(correct) / double(seen);
+    record.train_accuracy = data.train.values ? std::nan("") : double(correct) / double(seen);
     record.learning_rate = optimizer.learning_rate();
-    const Evaluation validation = evaluate(model, data.validation);
+    const Evaluation validation = evaluate(model, data.validation, options.loss);
     record.validation_loss = validation.loss;
     record.validation_accuracy = validation.accuracy;
     history.seconds += record.seconds;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,9 +23,33 @@ struct Shuffle {
   constexpr explicit Shuffle(I seed_value) : seed(static_cast<std::uint64_t>(seed_value)) {}
 };
 
+// What a batch is trained to predict, like PyTorch's y: class labels (classification) or values
+// (regression: a tensor of b rows). Labels convert to std::span<const int> by themselves, so
+// `cross_entropy(model(x), y)` reads as it always did; `mse_loss(model(x), y.values())` for values.
+class Targets {
+ public:
+  Targets() = default;
+  Targets(std::span<const int> labels) : labels_(labels), rows_(labels.size()) {}  // NOLINT: implicit on purpose
+  Targets(const std::vector<int>& labels) : Targets(std::span<const int>(labels)) {}  // NOLINT: a view, as a span
+  explicit Targets(Tensor values);
+
+  std::size_t size() const { return rows_; }  // examples
+  bool are_labels() const { return !values_; }
+  // Each throws xg::value_error when the targets are of the other kind.
+  std::span<const int> labels() const;
+  const Tensor& values() const;
+  operator std::span<const int>() const { return labels(); }  // NOLINT: see above
+  int operator[](std::size_t i) const { return labels()[i]; }
+
+ private:
+  std::span<const int> labels_;
+  std::optional<Tensor> values_;
+  std::size_t rows_ = 0;
+};
+
 struct Batch {
-  Tensor x;                // (b, features), or (b, C, H, W) for images
-  std::span<const int> y;  // b labels, valid while the batch range lives
+  Tensor x;   // (b, features), or (b, C, H, W) for images
+  Targets y;  // b labels, valid while the batch range lives, or b rows of values
 };
 
 // One pass over a split in mini-batches; the last batch holds the remainder. Range-for over it:
@@ -55,7 +80,7 @@ class BatchRange {
   };
 
   BatchRange(Tensor images, std::vector<std::size_t> order, std::vector<int> labels_in_order,
-             std::size_t batch_size);
+             std::optional<Tensor> values, std::size_t batch_size);
   iterator begin() const { return iterator(this, 0); }
   std::default_sentinel_t end() const { return {}; }
   std::size_t size() const;  // the number of batches
@@ -64,16 +89,19 @@ class BatchRange {
   Tensor images_;
   std::vector<std::size_t> order_;  // the epoch's example order
   std::vector<int> labels_in_order_;  // so that each batch's labels are one contiguous span
+  std::optional<Tensor> values_;      // regression targets (N, ...), gathered in order_ per batch
   std::size_t batch_size_;
 };
 
-// Examples in memory: images (N, features) or (N, C, H, W) float32 and their labels.
+// Examples in memory: images (N, features) or (N, C, H, W) float32, and what to predict of each:
+// its class label, or (for regression) a row of `values` (N, ...) float32 with no labels.
 struct Split {
   Tensor images;
   std::vector<int> labels;
   std::vector<std::size_t> source_index;  // row i is example source_index[i] of its source file (empty if unknown)
+  std::optional<Tensor> values{};         // regression targets instead of labels
 
-  std::size_t size() const { return labels.size(); }
+  std::size_t size() const { return values ? (values->dim() ? values->shape()[0] : 0) : labels.size(); }
   std::size_t features() const;  // values per example
 
   // Mini-batches in an order drawn from the seed (the same seed, the same order, on every platform).
@@ -95,7 +123,7 @@ struct Standardization {
 
 struct Dataset {
   Split train{}, validation{}, test{};
-  std::size_t classes = 0;
+  std::size_t classes = 0;  // 0 for regression
   std::vector<std::string> class_names{};
   Standardization standardization{};  // what was applied to the images (identity if none)
 };

@@ -9,7 +9,7 @@ namespace xg::train {
 
 struct EpochRecord {
   int epoch = 0;  // from 1
-  double train_loss = 0, train_accuracy = 0;
+  double train_loss = 0, train_accuracy = 0;  // accuracies are NaN for a regression
   double validation_loss = 0, validation_accuracy = 0;
   double learning_rate = 0;
   double seconds = 0;
@@ -32,8 +32,9 @@ std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path);
 std::string format_metrics_csv(const std::vector<EpochRecord>& rows);
 std::vector<EpochRecord> parse_metrics_csv(std::string_view text, const std::string& source);
 
-// curves.png from metrics.csv (gnuplot; without it the CSV is still there and a message says how to
-// get the plot). Returns whether the PNG was drawn.
+// curves.png from metrics.csv: loss and accuracy, or for a regression (accuracy NaN) the loss on a
+// linear and a log scale (gnuplot; without it the CSV is still there and a message says how to get
+// the plot). Returns whether the PNG was drawn.
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png);
 
 }  // namespace xg::train

@@ -16,6 +16,7 @@
 #include <xgrad/threads.hpp>
 
 extern "C" char* openblas_get_corename();
+extern "C" void openblas_set_num_threads(int);
 
 namespace xg::bench {
 
@@ -26,7 +27,8 @@ double peak_rss_mb() {
 }
 
 void use_threads(int n) {
-  xg::set_num_threads(n);  // OpenBLAS and TBB
+  xg::set_num_threads(n);     // TBB (xgrad's loops and products) and oneDNN's OpenMP
+  openblas_set_num_threads(1);  // xgrad's setting, which the GEMM-only floor raises for itself
   omp_set_num_threads(n);
   Eigen::setNbThreads(n);
   // OpenBLAS's workers spin ~2^28 cycles (~0.1 s) after their last job, libgomp's ~300k spins.

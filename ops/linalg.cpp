@@ -1,4 +1,5 @@
 // matmul (GEMM through BLAS, transposes passed as flags, batches broadcasting) and transpose.
+#include <algorithm>
 #include <functional>
 #include <numeric>
 
@@ -7,6 +8,8 @@
 #include <cblas.h>
 
 #include "xgrad/detail/elementwise.hpp"
+#include "xgrad/detail/parallel.hpp"
+#include "xgrad/threads.hpp"
 #include "xgrad/ops.hpp"
 #include "support.hpp"
 
@@ -26,18 +29,57 @@ static bool empty_gemm(std::size_t m, std::size_t n, std::size_t k, T beta, T* c
   return true;
 }
 
+// One BLAS call with explicit leading dimensions (a block of a larger product).
+static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+                      std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
+              int(ldc));
+}
+static void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
+                      std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
+  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
+              int(ldc));
+}
+
+// BLAS runs single-threaded (threads.cpp): a product worth sharing is cut into one block of C per
+// thread, each its own BLAS call on a TBB thread, so that TBB alone owns the cores. With BLAS's own
+// pool, its idle workers spin for ~0.1 s after each product and take a core from the TBB loops that
+// run between products (issue 17: 2 threads no faster than 1). The cut depends on the thread setting
+// only, and each element of C is the same dot product either way, so results do not depend on
+// scheduling.
+template <class T>
+static void parallel_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                          const T* b, T beta, T* c) {
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+  // About 20 us of one core's work per block at least: less is not worth a task.
+  constexpr std::size_t min_block_macs = std::size_t(1) << 20;
+  const std::size_t threads = std::size_t(std::max(threads_per_call(), 1));
+  const bool split_columns = n >= m;  // the longer side of C, in multiples of a SIMD kernel's width
+  const std::size_t side = split_columns ? n : m, unit = 16;
+  const std::size_t parts = std::min({threads, m * n * k / min_block_macs, (side + unit - 1) / unit});
+  if (parts < 2) return blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+  const std::size_t units = (side + unit - 1) / unit;
+  parallel_parts(parts, [&](std::size_t part) {
+    const std::size_t begin = std::min(side, units * part / parts * unit);
+    const std::size_t end = std::min(side, units * (part + 1) / parts * unit);
+    if (begin == end) return;
+    if (split_columns)  // columns [begin, end) of op(B) and of C
+      blas_gemm(ta, tb, m, end - begin, k, alpha, a, lda, b + (tb ? begin * ldb : begin), ldb, beta, c + begin, n);
+    else  // rows [begin, end) of op(A) and of C
+      blas_gemm(ta, tb, end - begin, n, k, alpha, a + (ta ? begin : begin * lda), lda, b, ldb, beta, c + begin * n, n);
+  });
+}
+
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
   if (empty_gemm(m, n, k, beta, c)) return;
-  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
-              b, tb ? int(k) : int(n), beta, c, int(n));
+  parallel_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
 }
 
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           const double* b, double beta, double* c) {
   if (empty_gemm(m, n, k, beta, c)) return;
-  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), int(m), int(n), int(k), alpha, a, ta ? int(m) : int(k),
-              b, tb ? int(k) : int(n), beta, c, int(n));
+  parallel_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
 }
 }  // namespace detail
 

@@ -12,7 +12,7 @@
 // (docs/performance.md has the figures). Pooling runs on NCHW.
 //
 // oneDNN's threads are OpenMP's (libgomp). Before each call the calling thread's OpenMP team size is
-// set to xgrad's one thread setting (detail::openmp_threads()); their passive wait comes from
+// set to xgrad's one thread setting (detail::threads_per_call()); their passive wait comes from
 // src/openmp_wait_policy.cpp.
 #include <omp.h>
 
@@ -86,7 +86,7 @@ class Pipeline {
     std::size_t i = 0;
     for (const void* p : pointers)
       dnnl::error::wrap_c_api(dnnl_memory_set_data_handle(external_[i++].get(), const_cast<void*>(p)), "set_data_handle");
-    omp_set_num_threads(openmp_threads() > 0 ? openmp_threads() : omp_get_num_procs());
+    omp_set_num_threads(threads_per_call());
     for (Call& call : calls_)
       dnnl::error::wrap_c_api(dnnl_primitive_execute(call.primitive.get(), stream.get(), int(call.args.size()), call.args.data()),
                               "could not execute a oneDNN primitive");

@@ -5,9 +5,9 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
 
 #include "xgrad/errors.hpp"
 
@@ -16,16 +16,25 @@ namespace xg {
 namespace {
 std::unique_ptr<tbb::global_control> tbb_limit;
 int current = 0;
-std::atomic<int> openmp_team{0};  // read by oneDNN calls on any thread
+std::atomic<int> call_threads{0};  // read by products and oneDNN calls on any thread
+
+// Every core this process may run on, as TBB counts them (the affinity mask included).
+int all_cores() { return tbb::info::default_concurrency(); }
+
+// OpenBLAS's own pool stays idle: products share the cores through TBB (ops/linalg.cpp). Set when
+// the library loads, before any product runs.
+[[maybe_unused]] const bool blas_single_threaded = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
 }  // namespace
 
 void set_num_threads(int n) {
   if (n < 1) throw value_error("set_num_threads: need at least 1 thread, got " + std::to_string(n));
-  openblas_set_num_threads(n);
   tbb_limit.reset();  // only one global_control of a kind should be alive
   tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
   current = n;
-  openmp_team = n;
+  call_threads = n;
 }
 
 std::string blas_kernel() { return openblas_get_corename(); }
@@ -40,14 +49,11 @@ std::optional<std::string> blas_kernel_warning() {
          " before starting the program (scripts/blas-env.sh does).";
 }
 
-int num_threads() {
-  return current ? current : openblas_get_num_threads();
-}
+int num_threads() { return current ? current : all_cores(); }
 
-TaskParallelism::TaskParallelism(int tasks) : previous_setting_(current), previous_blas_threads_(openblas_get_num_threads()) {
+TaskParallelism::TaskParallelism(int tasks) : previous_setting_(current) {
   if (tasks < 1) throw value_error("TaskParallelism: need at least 1 task at a time, got " + std::to_string(tasks));
-  openblas_set_num_threads(1);
-  openmp_team = 1;
+  call_threads = 1;
   tbb_limit.reset();
   tbb_limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, tasks);
 }
@@ -56,14 +62,16 @@ TaskParallelism::~TaskParallelism() {
   if (previous_setting_) {
     set_num_threads(previous_setting_);
   } else {
-    openblas_set_num_threads(previous_blas_threads_);
-    openmp_team = 0;
+    call_threads = 0;
     tbb_limit.reset();
   }
 }
 
 namespace detail {
-int openmp_threads() { return openmp_team.load(std::memory_order_relaxed); }
+int threads_per_call() {
+  const int n = call_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : all_cores();
+}
 }  // namespace detail
 
 }  // namespace xg

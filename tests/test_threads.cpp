@@ -11,6 +11,9 @@
 #include <xgrad/train/train.hpp>
 #include <xgrad/xgrad.hpp>
 
+#include <cblas.h>
+#include <array>
+
 using namespace xg;
 
 namespace {
@@ -84,4 +87,33 @@ BOOST_AUTO_TEST_CASE(onednn_threads_wait_passively_after_a_convolution) {
   const double spent = process_cpu_seconds() - before;
   // A spinning thread burns about 0.3 s here; 0.1 s leaves room for a loaded machine.
   BOOST_TEST(spent < 0.1, "CPU time while every thread should sleep: " << spent << " s");
+}
+
+// Products share the cores through TBB: OpenBLAS's own pool stays at one thread whatever the
+// setting, so that it never spins beside TBB's (ops/linalg.cpp).
+BOOST_AUTO_TEST_CASE(blas_stays_single_threaded_whatever_the_thread_setting) {
+  set_num_threads(2);
+  BOOST_TEST(openblas_get_num_threads() == 1);
+}
+
+// A product cut into blocks, one per thread, computes each element as the whole product does: the
+// same values with 1 and 2 threads, for each side cut (rows or columns, either operand transposed
+// as backward passes them), blocks of uneven size included.
+BOOST_AUTO_TEST_CASE(products_cut_between_threads_equal_the_product_on_one_thread) {
+  Generator gen(5);
+  for (const auto& [m, k, n] : {std::array<std::size_t, 3>{37, 300, 1000}, {1000, 300, 37}, {301, 257, 299}}) {
+    Tensor a = normal<float>({m, k}, 0.0f, 1.0f, gen, true), b = normal<float>({k, n}, 0.0f, 1.0f, gen, true);
+    std::vector<array<float>> results;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      Tape tape;
+      a.zero_grad();
+      b.zero_grad();
+      const Tensor c = matmul(a, b);
+      tape.backward(sum(c * c));  // dA = dC B^T and dB = A^T dC: both transposed forms
+      results.insert(results.end(), {c.value(), a.grad(), b.grad()});
+    }
+    for (std::size_t i = 0; i < 3; ++i)
+      BOOST_TEST(xt::allclose(results[i], results[i + 3], 1e-6, 1e-5), "m, k, n = " << m << ", " << k << ", " << n);
+  }
 }

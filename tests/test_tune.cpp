@@ -461,14 +461,15 @@ BOOST_AUTO_TEST_CASE(parallel_and_serial_searches_train_real_models_identically)
 }
 
 // Last in this file: it leaves a set_num_threads(1) setting behind.
-BOOST_AUTO_TEST_CASE(task_parallelism_runs_blas_single_threaded_lifts_the_tbb_limit_and_restores_both) {
+BOOST_AUTO_TEST_CASE(task_parallelism_runs_each_product_on_one_thread_lifts_the_tbb_limit_and_restores_both) {
   using tbb::global_control;
-  const int before = num_threads();
+  const int before = detail::threads_per_call();  // nothing set yet: every core
+  BOOST_TEST(before == num_threads());
   {
     TaskParallelism trials(2);
-    BOOST_TEST(num_threads() == 1);  // nothing set yet: num_threads() reports BLAS's own count
+    BOOST_TEST(detail::threads_per_call() == 1);
   }
-  BOOST_TEST(num_threads() == before);
+  BOOST_TEST(detail::threads_per_call() == before);
   set_num_threads(1);
   {
     TaskParallelism trials(2);  // a TBB limit of 1 would keep a 2-trial arena on one thread

@@ -2,7 +2,7 @@
 // GFLOP/s (pooling in GB/s moved) against the machine's measured sgemm peak: xgrad's oneDNN path in
 // blocked layouts (the default), oneDNN on plain NCHW, and the reference path (im2col + sgemm).
 // Last, a whole training step of the recipe (forward, backward, Adam) on one batch, the figure
-// benchmarks/compare_cnn.sh sets against PyTorch's (benchmarks/torch_cnn.py).
+// benchmarks/compare_cnn.sh sets against PyTorch's (benchmarks/torch_recipes.py --model cnn).
 //   bench_conv [--threads 1|2|both] [--steps N] [--step-only]
 #include <cblas.h>
 

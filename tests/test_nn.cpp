@@ -221,3 +221,23 @@ BOOST_AUTO_TEST_CASE(batch_norm_after_a_convolution_normalises_each_channel_and_
   }
   BOOST_TEST(model.named_buffers()[0].second.value()(0) != 0.0f, "train mode updated the running mean");
 }
+
+// PyTorch's rule: a module used twice (or a tensor two modules share) is one set of parameters, so
+// the optimizer updates it once a step with the gradient summed over both uses.
+BOOST_AUTO_TEST_CASE(a_module_used_twice_lists_its_parameters_once_and_is_updated_once) {
+  nn::manual_seed(3);
+  auto shared = std::make_shared<nn::Linear>(4, 4);
+  nn::Sequential model(std::vector<std::shared_ptr<nn::Module>>{shared, std::make_shared<nn::ReLU>(), shared});
+  const auto named = model.named_parameters();
+  BOOST_TEST_REQUIRE(named.size() == 2u);
+  BOOST_TEST(named[0].first == "0.weight");
+  BOOST_TEST(named[1].first == "0.bias");
+  const array<float> before = shared->weight().value();
+  optim::Optimizer opt(model.parameters(), optim::sgd(0.1));
+  Tape tape;
+  Generator gen(1);
+  tape.backward(sum(model(normal<float>({8, 4}, 0.0f, 1.0f, gen))));
+  const array<float> grad = shared->weight().grad();
+  opt.step();
+  BOOST_TEST(xt::allclose(shared->weight().value(), before - 0.1f * grad));
+}

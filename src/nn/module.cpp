@@ -1,5 +1,8 @@
 #include "xgrad/nn/module.hpp"
 
+#include <type_traits>
+#include <unordered_set>
+
 namespace xg::nn {
 
 std::vector<Tensor> Module::parameters() const {
@@ -8,16 +11,32 @@ std::vector<Tensor> Module::parameters() const {
   return out;
 }
 
+namespace {
+// A tensor or generator shared by two modules (tied weights, a module used twice) is listed once,
+// under the first name met, as PyTorch's named_parameters() does: an optimizer must not update it
+// twice a step.
+template <class Named>
+Named without_repeats(Named all) {
+  std::unordered_set<const void*> seen;
+  std::erase_if(all, [&](const auto& entry) {
+    const auto& held = entry.second;
+    if constexpr (std::is_same_v<Named, NamedTensors>) return !seen.insert(held.node().get()).second;
+    else return !seen.insert(held.get()).second;
+  });
+  return all;
+}
+}  // namespace
+
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
   collect("", out, false);
-  return out;
+  return without_repeats(std::move(out));
 }
 
 NamedTensors Module::named_buffers() const {
   NamedTensors out;
   collect("", out, true);
-  return out;
+  return without_repeats(std::move(out));
 }
 
 void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {
@@ -28,7 +47,7 @@ void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers)
 NamedGenerators Module::named_generators() const {
   NamedGenerators out;
   collect_generators("", out);
-  return out;
+  return without_repeats(std::move(out));
 }
 
 void Module::collect_generators(const std::string& prefix, NamedGenerators& out) const {

@@ -21,7 +21,8 @@ class Module {
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return forward(x); }
 
-  // Depth first, in registration order, with dotted names ("0.weight", "1.running_mean").
+  // Depth first, in registration order, with dotted names ("0.weight", "1.running_mean"); a tensor
+  // two modules share (tied weights, one module used twice) once, under its first name.
   std::vector<Tensor> parameters() const;
   NamedTensors named_parameters() const;
   NamedTensors named_buffers() const;

@@ -2,6 +2,7 @@
 // axis with the positions of the extremes (torch.max / min with dim: the gradient goes to that
 // position). NaN propagates: a NaN is the extreme of any set it is in, as in PyTorch.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "xgrad/detail/elementwise.hpp"
@@ -61,8 +62,9 @@ TensorT<T> extreme_over(const TensorT<T>& x, const axes_type& axes, bool keepdim
   });
 }
 
-// The extreme along one axis and where it is; backward finds the same positions again from x,
-// so nothing is saved.
+// The extreme along one axis and where it is. The positions are saved as integers in a buffer the
+// tape recycles (exact on any axis length; the closure holds no vector), so backward reads
+// nothing of x and x may change after the op.
 template <bool Max, class T>
 Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
   const char* op = extreme_name<Max>;
@@ -73,25 +75,28 @@ Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
   const detail::AxisSplit s = detail::split_at_axis(shape, ax);
   const detail::ReductionPlan r = detail::plan_reduction(op, shape, {axis}, keepdims);
   array<T> out = detail::new_buffer<T>(r.out_shape);
-  std::vector<int> indices(s.outer * s.inner);
+  const auto positions = detail::saved_buffer<std::int64_t>(op, {s.outer * s.inner});
   const T* in = x.value().data();
   for (std::size_t o = 0; o < s.outer; ++o)
     for (std::size_t i = 0; i < s.inner; ++i) {
       const std::size_t best = detail::extreme_line<Max>(in + o * s.n * s.inner + i, s.n, s.inner);
-      indices[o * s.inner + i] = int(best);
+      positions->value.data()[o * s.inner + i] = std::int64_t(best);
       out.data()[o * s.inner + i] = in[(o * s.n + best) * s.inner + i];
     }
-  TensorT<T> values = detail::make_result<T>(op, std::move(out), {&x}, [x = x.node(), op, s](const array<T>& g, const array<T>&) {
-    detail::add_grad(*x, op, detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
-      if (overwrite) std::fill(gx, gx + x->value.size(), T(0));
-      const T* in = x->value.data();
-      for (std::size_t o = 0; o < s.outer; ++o)
-        for (std::size_t i = 0; i < s.inner; ++i) {
-          const std::size_t line = o * s.n * s.inner + i;
-          gx[line + detail::extreme_line<Max>(in + line, s.n, s.inner) * s.inner] += g.data()[o * s.inner + i];
-        }
-    });
-  });
+  std::vector<std::int64_t> indices(positions->value.begin(), positions->value.end());
+  TensorT<T> values = detail::make_result<T>(
+      op, std::move(out), {&x},
+      [x = x.node(), op, s, positions](const array<T>& g, const array<T>&) {
+        detail::add_grad(*x, op, detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
+          if (overwrite) std::fill(gx, gx + x->value.size(), T(0));
+          const std::int64_t* best = positions->value.data();
+          for (std::size_t j = 0; j < positions->value.size(); ++j) {
+            const std::size_t o = j / s.inner, i = j % s.inner;
+            gx[(o * s.n + std::size_t(best[j])) * s.inner + i] += g.data()[j];
+          }
+        });
+      },
+      detail::Reads::nothing);
   return {std::move(values), std::move(indices)};
 }
 }  // namespace
@@ -104,6 +109,11 @@ TensorT<T> max(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
 template <class T>
 TensorT<T> min(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
   return extreme_over<false>(x, axes, keepdims);
+}
+
+template <class T>
+TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
+  return extreme_along<true>(x, axis, keepdims).values;
 }
 
 template <class T>
@@ -124,6 +134,7 @@ Extremum<T> min_with_indices(const TensorT<T>& x, long axis, bool keepdims) {
 #define DECLARE(T)                                                             \
   template TensorT<T> max(const TensorT<T>&, const axes_type&, bool);          \
   template TensorT<T> min(const TensorT<T>&, const axes_type&, bool);          \
+  template TensorT<T> max(const TensorT<T>&, long, bool);                      \
   template TensorT<T> min(const TensorT<T>&, long, bool);                      \
   template Extremum<T> max_with_indices(const TensorT<T>&, long, bool);        \
   template Extremum<T> min_with_indices(const TensorT<T>&, long, bool);

@@ -1,4 +1,4 @@
-// sum and mean over axes (keepdims), max along one axis. Explicit strided kernels: xtensor's axis
+// sum and mean over axes (keepdims). Explicit strided kernels: xtensor's axis
 // reducers were 13x slower than a loop here (DESIGN.md §6).
 #include <limits>
 
@@ -48,43 +48,9 @@ TensorT<T> mean(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
   return scaled_sum("mean", x, axes, keepdims, true);
 }
 
-template <class T>
-TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
-  const shape_type shape = detail::to_shape(x.shape());
-  const std::size_t ax = detail::normalize_axis("max", axis, shape.size());
-  if (shape[ax] == 0) throw shape_error("max: axis " + std::to_string(axis) + " of shape " + shape_string(shape) + " is empty");
-  const auto [outer, n, inner] = detail::split_at_axis(shape, ax);
-  const detail::ReductionPlan r = plan_reduction("max", shape, {axis}, keepdims);
-  array<T> out = detail::new_buffer<T>(r.out_shape);
-  // Where each maximum sits along the axis, in a buffer of integers the tape recycles: the closure
-  // holds no vector.
-  const auto argmax = detail::saved_buffer<std::int64_t>("max", {outer * inner});
-  const T* in = x.value().data();
-  for (std::size_t o = 0; o < outer; ++o)
-    for (std::size_t i = 0; i < inner; ++i) {
-      const std::size_t best = detail::argmax_line(in + o * n * inner + i, n, inner);
-      argmax->value.data()[o * inner + i] = std::int64_t(best);
-      out.data()[o * inner + i] = in[(o * n + best) * inner + i];
-    }
-  return detail::make_result<T>(
-      "max", std::move(out), {&x},
-      [x = x.node(), argmax, n, inner](const array<T>& g, const array<T>&) {
-        detail::add_grad(*x, "max", detail::to_shape(x->value.shape()), [&](T* gx, bool overwrite) {
-          if (overwrite) std::fill(gx, gx + x->value.size(), T(0));
-          const std::int64_t* best = argmax->value.data();
-          for (std::size_t j = 0; j < argmax->value.size(); ++j) {
-            const std::size_t o = j / inner, i = j % inner;
-            gx[(o * n + std::size_t(best[j])) * inner + i] += g.data()[j];
-          }
-        });
-      },
-      detail::Reads::nothing);
-}
-
 #define DECLARE(T)                                                          \
   template TensorT<T> sum(const TensorT<T>&, const axes_type&, bool);       \
-  template TensorT<T> mean(const TensorT<T>&, const axes_type&, bool);      \
-  template TensorT<T> max(const TensorT<T>&, long, bool);
+  template TensorT<T> mean(const TensorT<T>&, const axes_type&, bool);
 XG_INSTANTIATE(DECLARE)
 #undef DECLARE  // a unity build puts several files in one unit
 

@@ -333,10 +333,10 @@ BOOST_AUTO_TEST_CASE(max_and_min_with_indices_like_torch_max_with_a_dim) {
   Tape tape;
   const auto [values, indices] = max_with_indices(x, 1);
   BOOST_TEST(values.value() == array<double>({5.0, 7.0}));
-  BOOST_TEST(indices == (std::vector<int>{1, 0}), tt::per_element());  // the first of tied maxima
+  BOOST_TEST(indices == (std::vector<std::int64_t>{1, 0}), tt::per_element());  // the first of tied maxima
   const auto lowest = min_with_indices(x, 0, true);
   BOOST_TEST(lowest.values.value() == array<double>({{1.0, -2.0, 0.0}}));
-  BOOST_TEST(lowest.indices == (std::vector<int>{0, 1, 1}), tt::per_element());
+  BOOST_TEST(lowest.indices == (std::vector<std::int64_t>{0, 1, 1}), tt::per_element());
   BOOST_TEST(min(x, 1).value() == array<double>({1.0, -2.0}));
   tape.backward(sum(values));
   BOOST_TEST(x.grad() == array<double>({{0.0, 1.0, 0.0}, {1.0, 0.0, 0.0}}));

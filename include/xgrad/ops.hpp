@@ -2,6 +2,7 @@
 // The differentiable ops. Each is a free function defined, with its backward beside it, in ops/.
 // Binary arithmetic broadcasts like NumPy; the gradient of a broadcast input is summed back to its
 // shape. Every op is instantiated for float (Tensor) and double (Tensor64).
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <type_traits>
@@ -71,8 +72,6 @@ template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a,
 // ops/reduction.cpp: empty axes means all axes; negative axes count from the end.
 template <class T> TensorT<T> sum(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
 template <class T> TensorT<T> mean(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
-// The maximum along one axis; the gradient goes to the first maximal element.
-template <class T> TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims = false);
 
 // ops/statistics.cpp: empty axes means all axes. The variance is unbiased (divides by count - 1)
 // unless unbiased = false (count), as torch.var; stddev is its square root (torch.std: a function
@@ -89,14 +88,15 @@ template <class T> TensorT<T> logsumexp(const TensorT<T>& x, const axes_type& ax
 // for it share its gradient evenly.
 template <class T> TensorT<T> max(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
 template <class T> TensorT<T> min(const TensorT<T>& x, const axes_type& axes = {}, bool keepdims = false);
-// The minimum along one axis; the gradient goes to the first minimal element (as max above).
+// The maximum or minimum along one axis; the gradient goes to the first extreme element.
+template <class T> TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims = false);
 template <class T> TensorT<T> min(const TensorT<T>& x, long axis, bool keepdims = false);
 // torch.max / torch.min with a dim: the extremes along the axis and their positions on it (the first
 // one at a tie), row-major over the other axes; the gradient goes to those positions.
 template <class T>
 struct Extremum {
   TensorT<T> values;
-  std::vector<int> indices;
+  std::vector<std::int64_t> indices;  // int64, as PyTorch's: exact on any axis length
 };
 template <class T> Extremum<T> max_with_indices(const TensorT<T>& x, long axis, bool keepdims = false);
 template <class T> Extremum<T> min_with_indices(const TensorT<T>& x, long axis, bool keepdims = false);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <ranges>
 
 #include "xgrad/anomaly.hpp"
 #include "xgrad/detail/op_support.hpp"
@@ -19,8 +20,9 @@ struct ActiveTapeEntry {
 };
 
 namespace {
-thread_local std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
-thread_local std::size_t no_grad_scopes = 0;
+// Every op reads these (XG_THREAD_LOCAL: one instruction, not a call, to reach them).
+XG_THREAD_LOCAL std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
+XG_THREAD_LOCAL std::size_t no_grad_scopes = 0;
 }  // namespace
 
 Tape::Tape() : pool_(std::make_unique<detail::TapePool>()), active_entry_(std::make_shared<ActiveTapeEntry>(this)) {
@@ -54,7 +56,9 @@ void Tape::arm_grad_ready_hooks(std::shared_ptr<detail::NodeBase> leaf) {
 
 void Tape::clear() {
   for (auto& n : nodes_) n->release_graph(detail::NodeBase::Graph::cleared);
-  for (auto& n : nodes_) {
+  // Last record first: the pool hands nodes out last in, first out, so the next step's first op
+  // gets this step's first node, and the buffers it holds fit (tape_pool.hpp).
+  for (auto& n : std::views::reverse(nodes_)) {
     n->tape = nullptr;
     if (n.use_count() == 1) {  // nobody else holds it: it and its buffers serve the next step
       detail::NodeBase& node = *n;

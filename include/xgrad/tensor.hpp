@@ -19,6 +19,12 @@
 #include "xgrad/detail/inline_function.hpp"
 #include "xgrad/errors.hpp"
 
+// A thread_local that the library reads on every op. In a shared library the default TLS model
+// reaches it through a call to __tls_get_addr; the initial-exec model reads it at a fixed offset
+// from the thread pointer. Its cost: a library loaded with dlopen takes these few bytes from
+// glibc's reserve of static TLS, which is there for exactly that.
+#define XG_THREAD_LOCAL [[gnu::tls_model("initial-exec")]] thread_local
+
 namespace xg {
 
 template <class T>
@@ -78,8 +84,8 @@ struct NodeBase : NodeFields {
 // one closure is being destroyed, the closures it releases wait in a queue and go one at a time.
 template <class Closure>
 void destroy_iteratively(Closure&& closure) {
-  thread_local std::vector<Closure> pending;
-  thread_local bool draining = false;
+  XG_THREAD_LOCAL std::vector<Closure> pending;
+  XG_THREAD_LOCAL bool draining = false;
   if (draining) {
     pending.push_back(std::move(closure));
     return;

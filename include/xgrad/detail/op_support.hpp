@@ -52,8 +52,9 @@ std::shared_ptr<Node<T>> new_node() {
 // recycles it like an output; op names whose buffer it is.
 template <class T>
 std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
+  array<T> value = new_buffer<T>(shape);  // first, as an op's output: see tape_pool.hpp
   auto node = new_node<T>();
-  node->value = new_buffer<T>(shape);
+  node->value = std::move(value);
   node->op = op;
   if (Tape* tape = Tape::active()) tape->record(node);
   return node;
@@ -87,14 +88,18 @@ shape_type reduced_strides(const shape_type& keep_shape);
 
 // Makes node.grad a buffer of the node's shape for this pass. True when it is fresh (its contents
 // undefined: overwrite it), false when it holds a partial gradient (add to it). Only add_grad and
-// the backward seed call it.
+// the backward seed call it. A node from the pool still holds the buffer of its last use: reshaped
+// when the element count matches, else swapped for one that does (the old one goes to the pool).
 template <class T>
 bool claim_grad(Node<T>& node) {
   if (node.has_grad) return false;
-  if (node.grad.size() == node.value.size())
+  if (node.grad.size() == node.value.size()) {
     node.grad.resize(node.value.shape());
-  else
-    node.grad = new_buffer<T>(to_shape(node.value.shape()));
+  } else {
+    array<T> fitting = new_buffer<T>(to_shape(node.value.shape()));
+    if (Tape* tape = Tape::active(); tape && node.grad.size()) tape->pool().keep_buffer(std::move(node.grad));
+    node.grad = std::move(fitting);
+  }
   node.has_grad = true;
   return true;
 }

@@ -22,11 +22,13 @@ struct ActiveTapeEntry {
 namespace {
 // Every op reads these (XG_THREAD_LOCAL: one instruction, not a call, to reach them).
 XG_THREAD_LOCAL std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
+XG_THREAD_LOCAL ActiveTapeEntry* newest_tape = nullptr;  // active_tapes.back(), or nullptr
 XG_THREAD_LOCAL std::size_t no_grad_scopes = 0;
 }  // namespace
 
 Tape::Tape() : pool_(std::make_unique<detail::TapePool>()), active_entry_(std::make_shared<ActiveTapeEntry>(this)) {
   active_tapes.push_back(active_entry_);
+  newest_tape = active_entry_.get();
 }
 
 Tape::~Tape() {
@@ -36,9 +38,11 @@ Tape::~Tape() {
 }
 
 Tape* Tape::active() {
+  if (newest_tape && newest_tape->alive.load(std::memory_order_acquire)) return newest_tape->tape;
   auto& tapes = active_tapes;
   while (!tapes.empty() && !tapes.back()->alive.load(std::memory_order_acquire)) tapes.pop_back();
-  return tapes.empty() ? nullptr : tapes.back()->tape;
+  newest_tape = tapes.empty() ? nullptr : tapes.back().get();
+  return newest_tape ? newest_tape->tape : nullptr;
 }
 
 void Tape::record(std::shared_ptr<detail::NodeBase> node) {

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
-#include <ranges>
 
 #include "xgrad/anomaly.hpp"
 #include "xgrad/detail/op_support.hpp"
@@ -61,8 +60,10 @@ void Tape::arm_grad_ready_hooks(std::shared_ptr<detail::NodeBase> leaf) {
 void Tape::clear() {
   for (auto& n : nodes_) n->release_graph(detail::NodeBase::Graph::cleared);
   // Last record first: the pool hands nodes out last in, first out, so the next step's first op
-  // gets this step's first node, and the buffers it holds fit (tape_pool.hpp).
-  for (auto& n : std::views::reverse(nodes_)) {
+  // gets this step's first node, and the buffers it holds fit (tape_pool.hpp). Iterators, not
+  // std::views::reverse, which the fuzz build's clang 14 rejects in libstdc++ 12.
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    auto& n = *it;
     n->tape = nullptr;
     if (n.use_count() == 1) {  // nobody else holds it: it and its buffers serve the next step
       detail::NodeBase& node = *n;

@@ -70,6 +70,22 @@ BOOST_AUTO_TEST_CASE(each_op_of_a_repeated_step_gets_back_its_own_node_and_buffe
   BOOST_TEST(first[3] == second[3], "the second op's output buffer");
 }
 
+// A result that is not recorded (no gradients wanted) takes a node from the pool too; the gradient
+// buffer that node kept goes back to the pool instead of dying with the constant.
+BOOST_AUTO_TEST_CASE(a_constant_made_from_a_pooled_node_leaves_its_gradient_buffer_to_the_pool) {
+  Tensor x = Tensor::full({3}, 2.0f, true);
+  Tape tape;
+  Tensor doubled = x * 2.0f;
+  tape.backward(doubled, xt::xarray<float>{1.0f, 1.0f, 1.0f});
+  const float* kept_grad = doubled.grad().data();
+  doubled = Tensor();
+  tape.clear();  // doubled's node goes to the pool with its gradient buffer
+  NoGrad no_grad;
+  Tensor constant = x * 2.0f;
+  BOOST_TEST(constant.node()->grad.size() == 0u);
+  BOOST_TEST(detail::new_buffer<float>({3}).data() == kept_grad, "the next buffer of that size is the kept one");
+}
+
 namespace {
 // Five training steps of `model` on one batch of random inputs, after three, on one thread
 // (OpenBLAS's threaded GEMM mallocs a job buffer per call, xgrad or not: the benchmark's GEMM-only

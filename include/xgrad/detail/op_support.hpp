@@ -180,6 +180,8 @@ TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs
     node->requires_grad = true;
     node->backward = std::forward<Backward>(backward);
     tape->record(node);
+  } else if (tape && node->grad.size()) {
+    tape->pool().keep_buffer(std::move(node->grad));  // a constant needs no gradient buffer
   }
   return TensorT<T>(std::move(node));
 }

@@ -19,12 +19,15 @@ struct ActiveTapeEntry {
 };
 
 namespace {
-thread_local std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
-thread_local std::size_t no_grad_scopes = 0;
+// Every op reads these (XG_THREAD_LOCAL: one instruction, not a call, to reach them).
+XG_THREAD_LOCAL std::vector<std::shared_ptr<ActiveTapeEntry>> active_tapes;
+XG_THREAD_LOCAL ActiveTapeEntry* newest_tape = nullptr;  // active_tapes.back(), or nullptr
+XG_THREAD_LOCAL std::size_t no_grad_scopes = 0;
 }  // namespace
 
 Tape::Tape() : pool_(std::make_unique<detail::TapePool>()), active_entry_(std::make_shared<ActiveTapeEntry>(this)) {
   active_tapes.push_back(active_entry_);
+  newest_tape = active_entry_.get();
 }
 
 Tape::~Tape() {
@@ -34,9 +37,11 @@ Tape::~Tape() {
 }
 
 Tape* Tape::active() {
+  if (newest_tape && newest_tape->alive.load(std::memory_order_acquire)) return newest_tape->tape;
   auto& tapes = active_tapes;
   while (!tapes.empty() && !tapes.back()->alive.load(std::memory_order_acquire)) tapes.pop_back();
-  return tapes.empty() ? nullptr : tapes.back()->tape;
+  newest_tape = tapes.empty() ? nullptr : tapes.back().get();
+  return newest_tape ? newest_tape->tape : nullptr;
 }
 
 void Tape::record(std::shared_ptr<detail::NodeBase> node) {
@@ -54,7 +59,11 @@ void Tape::arm_grad_ready_hooks(std::shared_ptr<detail::NodeBase> leaf) {
 
 void Tape::clear() {
   for (auto& n : nodes_) n->release_graph(detail::NodeBase::Graph::cleared);
-  for (auto& n : nodes_) {
+  // Last record first: the pool hands nodes out last in, first out, so the next step's first op
+  // gets this step's first node, and the buffers it holds fit (tape_pool.hpp). Iterators, not
+  // std::views::reverse, which the fuzz build's clang 14 rejects in libstdc++ 12.
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    auto& n = *it;
     n->tape = nullptr;
     if (n.use_count() == 1) {  // nobody else holds it: it and its buffers serve the next step
       detail::NodeBase& node = *n;

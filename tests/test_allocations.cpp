@@ -4,6 +4,7 @@
 // (operator new, and malloc with xtensor's aligned buffers, except under AddressSanitizer).
 #define BOOST_TEST_MODULE allocations
 #include <boost/test/unit_test.hpp>
+#include <array>
 #include <random>
 #include <vector>
 #include <xgrad/detail/conv.hpp>
@@ -45,6 +46,44 @@ BOOST_AUTO_TEST_CASE(a_scalar_step_allocates_nothing) {
   });
   BOOST_TEST(counts.news == 0);
   BOOST_TEST(counts.mallocs == 0);
+}
+
+// The pool hands each op of a repeated step the node and the buffers the same op had last step, so
+// nothing moves between the nodes and the pool's table (tape_pool.hpp). Two ops of one size are
+// where a first-in, last-out pool would swap their buffers.
+BOOST_AUTO_TEST_CASE(each_op_of_a_repeated_step_gets_back_its_own_node_and_buffers) {
+  Tensor x = Tensor::full({3}, 2.0f, true);
+  Tape tape;
+  // Where the step's first op keeps its node, output and gradient, and the second its output.
+  const auto step = [&] {
+    tape.clear();
+    Tensor doubled = x * 2.0f, squared = doubled * doubled;
+    tape.backward(squared, xt::xarray<float>{1.0f, 1.0f, 1.0f});
+    return std::array<const void*, 4>{doubled.node().get(), doubled.value().data(), doubled.grad().data(),
+                                      squared.value().data()};
+  };
+  (void)step();  // makes the nodes and buffers
+  const auto first = step(), second = step();
+  BOOST_TEST(first[0] == second[0], "the first op's node");
+  BOOST_TEST(first[1] == second[1], "its output buffer");
+  BOOST_TEST(first[2] == second[2], "its gradient buffer");
+  BOOST_TEST(first[3] == second[3], "the second op's output buffer");
+}
+
+// A result that is not recorded (no gradients wanted) takes a node from the pool too; the gradient
+// buffer that node kept goes back to the pool instead of dying with the constant.
+BOOST_AUTO_TEST_CASE(a_constant_made_from_a_pooled_node_leaves_its_gradient_buffer_to_the_pool) {
+  Tensor x = Tensor::full({3}, 2.0f, true);
+  Tape tape;
+  Tensor doubled = x * 2.0f;
+  tape.backward(doubled, xt::xarray<float>{1.0f, 1.0f, 1.0f});
+  const float* kept_grad = doubled.grad().data();
+  doubled = Tensor();
+  tape.clear();  // doubled's node goes to the pool with its gradient buffer
+  NoGrad no_grad;
+  Tensor constant = x * 2.0f;
+  BOOST_TEST(constant.node()->grad.size() == 0u);
+  BOOST_TEST(detail::new_buffer<float>({3}).data() == kept_grad, "the next buffer of that size is the kept one");
 }
 
 namespace {

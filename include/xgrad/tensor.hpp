@@ -19,6 +19,12 @@
 #include "xgrad/detail/inline_function.hpp"
 #include "xgrad/errors.hpp"
 
+// A thread_local that the library reads on every op. In a shared library the default TLS model
+// reaches it through a call to __tls_get_addr; the initial-exec model reads it at a fixed offset
+// from the thread pointer. Its cost: a library loaded with dlopen takes these few bytes from
+// glibc's reserve of static TLS, which is there for exactly that.
+#define XG_THREAD_LOCAL [[gnu::tls_model("initial-exec")]] thread_local
+
 namespace xg {
 
 template <class T>
@@ -73,19 +79,19 @@ struct NodeBase : NodeFields {
 
 [[noreturn]] void throw_freed_graph(const NodeBase& node);
 
-// Destroys a backward closure without recursion: the closure holds its inputs' nodes, whose
-// closures hold theirs, so destroying a chain of 300k ops in place would overflow the stack. While
+// Empties a backward closure without recursion: the closure holds its inputs' nodes, whose
+// closures hold theirs, so destroying a chain of 300k ops recursively would overflow the stack. While
 // one closure is being destroyed, the closures it releases wait in a queue and go one at a time.
 template <class Closure>
-void destroy_iteratively(Closure&& closure) {
-  thread_local std::vector<Closure> pending;
-  thread_local bool draining = false;
+void destroy_iteratively(Closure& closure) {
+  XG_THREAD_LOCAL std::vector<Closure> pending;
+  XG_THREAD_LOCAL bool draining = false;
   if (draining) {
     pending.push_back(std::move(closure));
     return;
   }
   draining = true;
-  { Closure first = std::move(closure); }
+  closure = nullptr;  // in place: the closure is empty before its captures go
   while (!pending.empty()) {
     Closure next = std::move(pending.back());
     pending.pop_back();
@@ -120,7 +126,7 @@ struct Node final : detail::NodeBase {
   void release_graph(Graph why) override {
     if (!backward) return;
     graph = why;
-    detail::destroy_iteratively(std::move(backward));
+    detail::destroy_iteratively(backward);
   }
   void give_back(detail::TapePool& pool, std::shared_ptr<detail::NodeBase> self) override {
     detail::return_to_pool(pool, std::static_pointer_cast<Node<T>>(std::move(self)));

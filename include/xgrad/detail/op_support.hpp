@@ -22,6 +22,10 @@ template <class S>
 shape_type to_shape(const S& s) {
   return shape_type(s.begin(), s.end());
 }
+// An array's own shape is a shape_type already: no copy (bind the result to a value, not a
+// reference, when the argument is a temporary).
+inline const shape_type& to_shape(const shape_type& s) { return s; }
+static_assert(std::is_same_v<array<float>::shape_type, shape_type>, "xarray's shapes are shape_types");
 
 // The element count of a shape; shape_error naming the op when the product overflows or exceeds
 // 2^56 elements (far beyond any memory, and its bytes still fit a size_t), instead of wrapping
@@ -34,16 +38,16 @@ std::size_t checked_size(const char* op, const S& shape) {
 
 // A buffer for an op's output: taken from the active tape's pool when one of that size is free.
 template <class T>
-array<T> new_buffer(const shape_type& shape) {
-  if (Tape* tape = Tape::active()) return tape->pool().take_buffer<T>(shape);
+array<T> new_buffer(const shape_type& shape, Tape* tape = Tape::active()) {
+  if (tape) return tape->pool().take_buffer<T>(shape);
   checked_size("new_buffer", shape);
   return array<T>::from_shape(shape);
 }
 
 // A node for an op's output (or a saved buffer): one the active tape took back, if it has one.
 template <class T>
-std::shared_ptr<Node<T>> new_node() {
-  if (Tape* tape = Tape::active()) return tape->pool().take_node<T>();
+std::shared_ptr<Node<T>> new_node(Tape* tape = Tape::active()) {
+  if (tape) return tape->pool().take_node<T>();
   return std::make_shared<Node<T>>();
 }
 
@@ -52,10 +56,12 @@ std::shared_ptr<Node<T>> new_node() {
 // recycles it like an output; op names whose buffer it is.
 template <class T>
 std::shared_ptr<Node<T>> saved_buffer(const char* op, const shape_type& shape) {
-  auto node = new_node<T>();
-  node->value = new_buffer<T>(shape);
+  Tape* tape = Tape::active();
+  array<T> value = new_buffer<T>(shape, tape);  // first, as an op's output: see tape_pool.hpp
+  auto node = new_node<T>(tape);
+  node->value = std::move(value);
   node->op = op;
-  if (Tape* tape = Tape::active()) tape->record(node);
+  if (tape) tape->record(node);
   return node;
 }
 
@@ -87,14 +93,19 @@ shape_type reduced_strides(const shape_type& keep_shape);
 
 // Makes node.grad a buffer of the node's shape for this pass. True when it is fresh (its contents
 // undefined: overwrite it), false when it holds a partial gradient (add to it). Only add_grad and
-// the backward seed call it.
+// the backward seed call it. A node from the pool still holds the buffer of its last use: reshaped
+// when the element count matches, else swapped for one that does (the old one goes to the pool).
 template <class T>
 bool claim_grad(Node<T>& node) {
   if (node.has_grad) return false;
-  if (node.grad.size() == node.value.size())
+  if (node.grad.size() == node.value.size()) {
     node.grad.resize(node.value.shape());
-  else
-    node.grad = new_buffer<T>(to_shape(node.value.shape()));
+  } else {
+    Tape* tape = Tape::active();
+    array<T> fitting = new_buffer<T>(to_shape(node.value.shape()), tape);
+    if (tape && node.grad.size()) tape->pool().keep_buffer(std::move(node.grad));
+    node.grad = std::move(fitting);
+  }
   node.has_grad = true;
   return true;
 }
@@ -148,7 +159,8 @@ enum class Reads { values, nothing };
 template <class T, class Inputs, class Backward>
 TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs, Backward&& backward,
                           Reads reads) {
-  auto node = new_node<T>();
+  Tape* tape = Tape::active();
+  auto node = new_node<T>(tape);
   node->value = std::move(value);
   node->op = op;
   if (detect_anomaly() && !node->value_is_finite()) throw_forward_anomaly(*node, inputs);
@@ -159,7 +171,6 @@ TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs
       node->input_versions[slot++] = in->node()->version;
     }
   node->reads_values = reads == Reads::values;
-  Tape* tape = Tape::active();
   bool needs_grad = false;
   if (tape && grad_enabled())
     for (const auto& in : inputs) needs_grad = needs_grad || in->requires_grad();
@@ -169,6 +180,8 @@ TensorT<T> make_result_of(const char* op, array<T>&& value, const Inputs& inputs
     node->requires_grad = true;
     node->backward = std::forward<Backward>(backward);
     tape->record(node);
+  } else if (tape && node->grad.size()) {
+    tape->pool().keep_buffer(std::move(node->grad));  // a constant needs no gradient buffer
   }
   return TensorT<T>(std::move(node));
 }

@@ -25,6 +25,7 @@ std::string domain_name(xg::Domain d) {
     case xg::Domain::real: return "real, [-2, 2]";
     case xg::Domain::positive: return "positive, [0.5, 2]";
     case xg::Domain::away_from_zero: return "away from zero, ±[0.2, 2]";
+    case xg::Domain::ties: return "ties, integers -2..2";
   }
   return "?";
 }

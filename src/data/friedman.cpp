@@ -20,7 +20,7 @@ double standard_normal(Generator& gen) {
   return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);
 }
 
-Split make_split(std::size_t n, const Friedman1Options& options, Generator& gen) {
+Split friedman_split(std::size_t n, const Friedman1Options& options, Generator& gen) {
   array<float> x = array<float>::from_shape({n, options.features});
   array<float> y = array<float>::from_shape({n, 1});
   for (std::size_t i = 0; i < n; ++i) {
@@ -46,9 +46,9 @@ Dataset friedman1(const Friedman1Options& options) {
     throw value_error("friedman1: noise is " + std::to_string(options.noise) + "; it must be finite and >= 0");
   Generator gen(options.seed);
   Dataset data;
-  data.train = make_split(options.train, options, gen);
-  data.validation = make_split(options.validation, options, gen);
-  data.test = make_split(options.test, options, gen);
+  data.train = friedman_split(options.train, options, gen);
+  data.validation = friedman_split(options.validation, options, gen);
+  data.test = friedman_split(options.test, options, gen);
   return data;
 }
 

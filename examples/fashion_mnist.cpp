@@ -55,6 +55,13 @@ optim::Chain make_optimizer(const std::string& name, const optim::Schedule& lr) 
   if (name == "rmsprop") return optim::chain(optim::scale_by_rmsprop(0.9, 1e-8), optim::scale_by_learning_rate(lr));
   throw value_error("unknown optimizer '" + name + "' (adam, adamw, sgd, momentum, rmsprop)");
 }
+// Cross-entropy with label smoothing s (none for 0: fit's own cross-entropy, with its first-loss check).
+train::LossFunction smoothed_cross_entropy(double s) {
+  if (s == 0) return {};
+  return [s](const Tensor& logits, const data::Targets& y) {
+    return cross_entropy(logits, y.labels(), {.label_smoothing = s});
+  };
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,6 +76,7 @@ int main(int argc, char** argv) {
   std::size_t bucket_mb = 25;
   std::optional<std::size_t> max_shift;
   bool flip = false;
+  double label_smoothing = 0;
   app.add_option("--model", model_name, "mlp or cnn (the recipe of issue 13)")->capture_default_str();
   app.add_option("--epochs", epochs, "epochs to train")->capture_default_str();
   app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
@@ -82,6 +90,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output folder (default: out/fashion_mnist, out/fashion_mnist_cnn for cnn)");
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files")->capture_default_str();
   app.add_option("--seed", seed, "seed for initialisation and shuffling")->capture_default_str();
+  app.add_option("--label-smoothing", label_smoothing, "cross-entropy against (1 - s) one-hot + s uniform")
+      ->capture_default_str();
   app.add_option("--threads", threads, "threads for BLAS and TBB (0: all cores)");
   app.add_flag("--resume", resume, "continue from the checkpoint in --out");
   app.add_flag("--overwrite", overwrite, "start afresh, discarding the run already in --out");
@@ -154,7 +164,8 @@ int main(int argc, char** argv) {
     const train::History history =
         train::fit(model, optimizer, data,
                    {.epochs = epochs, .batch_size = batch_size, .seed = seed, .out_dir = out_dir, .resume = resume,
-                    .overwrite = overwrite, .augmentation = augmentation, .replicas = replicas});
+                    .overwrite = overwrite, .augmentation = augmentation, .loss = smoothed_cross_entropy(label_smoothing),
+                    .replicas = replicas});
     const train::Evaluation test = train::evaluate(model, data.test);
     const bool trained = !history.epochs.empty();  // --epochs 0, or a resume with nothing left to do
     const bool plotted = trained && (!replicas || replicas->is_main()) &&

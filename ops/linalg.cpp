@@ -55,10 +55,9 @@ static void parallel_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::s
   constexpr std::size_t min_block_macs = std::size_t(1) << 20;
   const std::size_t threads = std::size_t(std::max(threads_per_call(), 1));
   const bool split_columns = n >= m;  // the longer side of C, in multiples of a SIMD kernel's width
-  const std::size_t side = split_columns ? n : m, unit = 16;
-  const std::size_t parts = std::min({threads, m * n * k / min_block_macs, (side + unit - 1) / unit});
+  const std::size_t side = split_columns ? n : m, unit = 16, units = (side + unit - 1) / unit;
+  const std::size_t parts = std::min({threads, m * n * k / min_block_macs, units});
   if (parts < 2) return blas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
-  const std::size_t units = (side + unit - 1) / unit;
   parallel_parts(parts, [&](std::size_t part) {
     const std::size_t begin = std::min(side, units * part / parts * unit);
     const std::size_t end = std::min(side, units * (part + 1) / parts * unit);

@@ -57,7 +57,6 @@ void gather_batch(const Tensor& source, std::span<const std::size_t> rows, Tenso
 Targets::Targets(Tensor values) : values_(std::move(values)) {
   if (values_->dim() < 1)
     throw shape_error("Targets: values need a row per example, got shape " + shape_string(values_->shape()));
-  rows_ = values_->shape()[0];
 }
 
 std::span<const int> Targets::labels() const {
@@ -69,7 +68,7 @@ std::span<const int> Targets::labels() const {
 
 const Tensor& Targets::values() const {
   if (!values_)
-    throw value_error("Targets::values: these targets are " + std::to_string(rows_) +
+    throw value_error("Targets::values: these targets are " + std::to_string(labels_.size()) +
                       " class labels, not values: use labels() (or pass them as they are, e.g. to cross_entropy)");
   return *values_;
 }

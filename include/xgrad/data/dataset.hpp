@@ -29,11 +29,11 @@ struct Shuffle {
 class Targets {
  public:
   Targets() = default;
-  Targets(std::span<const int> labels) : labels_(labels), rows_(labels.size()) {}  // NOLINT: implicit on purpose
+  Targets(std::span<const int> labels) : labels_(labels) {}  // NOLINT: implicit on purpose
   Targets(const std::vector<int>& labels) : Targets(std::span<const int>(labels)) {}  // NOLINT: a view, as a span
   explicit Targets(Tensor values);
 
-  std::size_t size() const { return rows_; }  // examples
+  std::size_t size() const { return values_ ? values_->shape()[0] : labels_.size(); }  // examples
   bool are_labels() const { return !values_; }
   // Each throws xg::value_error when the targets are of the other kind.
   std::span<const int> labels() const;
@@ -44,7 +44,6 @@ class Targets {
  private:
   std::span<const int> labels_;
   std::optional<Tensor> values_;
-  std::size_t rows_ = 0;
 };
 
 struct Batch {

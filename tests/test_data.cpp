@@ -462,3 +462,45 @@ BOOST_AUTO_TEST_CASE(augmentation_shifts_and_flips_images_filling_with_the_backg
   Tensor rows = Tensor::zeros({2, 784});
   BOOST_CHECK_THROW(data::augment(rows, {.max_shift = 1}, 0.0f, gen), shape_error);
 }
+
+BOOST_AUTO_TEST_CASE(random_erasing_zeros_one_rectangle_of_torchvisions_size) {
+  // Images of ones, 20x30 in 2 channels: each erased image has one rectangle of zeros, the same in
+  // both channels, of 2-33% of the area and aspect ratio 0.3-3.3; about half the images are erased.
+  Generator gen(7);
+  Tensor x(array<float>(std::vector<std::size_t>{400, 2, 20, 30}, 1.0f));
+  data::augment(x, {.erase_probability = 0.5}, -1.0f, gen);
+  std::size_t erased = 0;
+  std::set<std::size_t> areas;
+  for (std::size_t i = 0; i < 400; ++i) {
+    std::size_t top = 20, bottom = 0, left = 30, right = 0, zeros = 0;
+    for (std::size_t y = 0; y < 20; ++y)
+      for (std::size_t xx = 0; xx < 30; ++xx) {
+        const float v = x.value()(i, 0, y, xx);
+        BOOST_REQUIRE(v == x.value()(i, 1, y, xx));
+        BOOST_REQUIRE((v == 0.0f || v == 1.0f));
+        if (v == 0.0f) {
+          ++zeros;
+          top = std::min(top, y), bottom = std::max(bottom, y + 1);
+          left = std::min(left, xx), right = std::max(right, xx + 1);
+        }
+      }
+    if (zeros == 0) continue;
+    ++erased;
+    const std::size_t h = bottom - top, w = right - left;
+    BOOST_REQUIRE_EQUAL(zeros, h * w);  // one filled rectangle
+    BOOST_TEST(zeros >= 0.02 * 600 - 6);  // the sides are rounded
+    BOOST_TEST(zeros <= 0.33 * 600 + 30);
+    BOOST_TEST(double(h) / double(w) >= 0.3 * 0.5);
+    BOOST_TEST(double(h) / double(w) <= 3.3 * 2);
+    areas.insert(zeros);
+  }
+  BOOST_TEST(erased >= 160u);
+  BOOST_TEST(erased <= 240u);
+  BOOST_TEST(areas.size() > 20u, "the rectangles' sizes vary");
+
+  Tensor untouched(array<float>(std::vector<std::size_t>{4, 1, 5, 5}, 1.0f));
+  data::augment(untouched, {.erase_probability = 0.0}, 0.0f, gen);
+  BOOST_TEST(std::all_of(untouched.value().begin(), untouched.value().end(), [](float v) { return v == 1.0f; }));
+  BOOST_CHECK_THROW(data::augment(untouched, {.erase_probability = 1.5}, 0.0f, gen), value_error);
+  BOOST_CHECK_THROW(data::augment(untouched, {.erase_probability = std::nan("")}, 0.0f, gen), value_error);
+}

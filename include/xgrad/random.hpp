@@ -9,6 +9,10 @@ namespace xg {
 
 using Generator = std::mt19937_64;
 
+// Uniform in [0, 1) from the top 53 bits of one raw draw. Unlike std::uniform_real_distribution,
+// whose algorithm differs between standard libraries, the same seed gives the same number everywhere.
+inline double unit_uniform(Generator& gen) { return double(gen() >> 11) * 0x1.0p-53; }
+
 namespace detail {
 template <class T, class Distribution>
 TensorT<T> draw(const shape_type& shape, Distribution dist, Generator& gen, bool requires_grad) {

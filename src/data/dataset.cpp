@@ -1,6 +1,7 @@
 #include "xgrad/data/dataset.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -73,28 +74,54 @@ const Tensor& Targets::values() const {
   return *values_;
 }
 
+namespace {
+
+// torchvision's RandomErasing: up to 10 tries to draw a rectangle (area a fraction of the image
+// drawn uniformly from [0.02, 0.33], aspect ratio log-uniformly from [0.3, 3.3]) that fits, then
+// zeros it in every channel; an image where no try fits stays as it is.
+void erase_rectangle(float* image, std::size_t channels, std::size_t h, std::size_t w, Generator& gen) {
+  const double min_area = 0.02, max_area = 0.33, log_min_ratio = std::log(0.3), log_max_ratio = std::log(3.3);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double area = double(h * w) * (min_area + (max_area - min_area) * unit_uniform(gen));
+    const double ratio = std::exp(log_min_ratio + (log_max_ratio - log_min_ratio) * unit_uniform(gen));
+    const auto eh = std::size_t(std::lround(std::sqrt(area * ratio))), ew = std::size_t(std::lround(std::sqrt(area / ratio)));
+    if (eh == 0 || ew == 0 || eh >= h || ew >= w) continue;
+    const auto top = std::size_t(unit_uniform(gen) * double(h - eh + 1));
+    const auto left = std::size_t(unit_uniform(gen) * double(w - ew + 1));
+    for (std::size_t c = 0; c < channels; ++c)
+      for (std::size_t y = top; y < top + eh; ++y) std::fill_n(image + (c * h + y) * w + left, ew, 0.0f);
+    return;
+  }
+}
+
+}  // namespace
+
 void augment(Tensor& images, const Augmentation& a, float background, Generator& gen) {
   if (images.dim() != 4)
     throw shape_error("augment: expects images (N, C, H, W), got " + shape_string(images.shape()));
+  if (!(a.erase_probability >= 0 && a.erase_probability <= 1))
+    throw value_error("augment: erase_probability must be in [0, 1], got " + std::to_string(a.erase_probability));
   const std::size_t n = images.shape()[0], channels = images.shape()[1], h = images.shape()[2], w = images.shape()[3];
   const long max_shift = long(a.max_shift);
   thread_local std::vector<float> source;  // one image, kept across batches
   source.resize(channels * h * w);
   for (std::size_t i = 0; i < n; ++i) {
+    float* image = images.mutable_value().data() + i * source.size();
     // Uniform draws from the raw stream, so that every platform gets the same changes.
     const long dy = max_shift ? long(gen() % std::uint64_t(2 * max_shift + 1)) - max_shift : 0;
     const long dx = max_shift ? long(gen() % std::uint64_t(2 * max_shift + 1)) - max_shift : 0;
     const bool flip = a.horizontal_flip && (gen() & 1);
-    if (dy == 0 && dx == 0 && !flip) continue;
-    float* image = images.mutable_value().data() + i * source.size();
-    std::copy(image, image + source.size(), source.begin());
-    for (std::size_t c = 0; c < channels; ++c)
-      for (long y = 0; y < long(h); ++y)
-        for (long x = 0; x < long(w); ++x) {
-          const long sy = y - dy, sx0 = x - dx, sx = flip ? long(w) - 1 - sx0 : sx0;
-          const bool inside = sy >= 0 && sy < long(h) && sx0 >= 0 && sx0 < long(w);
-          image[(c * h + y) * w + x] = inside ? source[(c * h + sy) * w + sx] : background;
-        }
+    if (dy != 0 || dx != 0 || flip) {
+      std::copy(image, image + source.size(), source.begin());
+      for (std::size_t c = 0; c < channels; ++c)
+        for (long y = 0; y < long(h); ++y)
+          for (long x = 0; x < long(w); ++x) {
+            const long sy = y - dy, sx0 = x - dx, sx = flip ? long(w) - 1 - sx0 : sx0;
+            const bool inside = sy >= 0 && sy < long(h) && sx0 >= 0 && sx0 < long(w);
+            image[(c * h + y) * w + x] = inside ? source[(c * h + sy) * w + sx] : background;
+          }
+    }
+    if (a.erase_probability > 0 && unit_uniform(gen) < a.erase_probability) erase_rectangle(image, channels, h, w, gen);
   }
 }
 

@@ -10,13 +10,10 @@
 namespace xg::data {
 namespace {
 
-// Draws from the raw stream, so that every platform gets the same numbers (the standard
-// distributions' algorithms differ between standard libraries).
-double uniform01(Generator& gen) { return double(gen() >> 11) * 0x1.0p-53; }
-
+// Draws from the raw stream (unit_uniform), so that every platform gets the same numbers.
 // Box-Muller; 1 - u keeps the logarithm's argument in (0, 1].
 double standard_normal(Generator& gen) {
-  const double u = 1.0 - uniform01(gen), v = uniform01(gen);
+  const double u = 1.0 - unit_uniform(gen), v = unit_uniform(gen);
   return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);
 }
 
@@ -25,7 +22,7 @@ Split friedman_split(std::size_t n, const Friedman1Options& options, Generator& 
   array<float> y = array<float>::from_shape({n, 1});
   for (std::size_t i = 0; i < n; ++i) {
     float* row = x.data() + i * options.features;
-    for (std::size_t j = 0; j < options.features; ++j) row[j] = float(uniform01(gen));
+    for (std::size_t j = 0; j < options.features; ++j) row[j] = float(unit_uniform(gen));
     const double x0 = row[0], x1 = row[1], x2 = row[2], x3 = row[3], x4 = row[4];
     y.data()[i] = float(10 * std::sin(std::numbers::pi * x0 * x1) + 20 * (x2 - 0.5) * (x2 - 0.5) + 10 * x3 + 5 * x4 +
                         options.noise * standard_normal(gen));

@@ -9,10 +9,6 @@
 namespace xg::tune {
 
 namespace {
-// Uniform in [0, 1) from the top 53 bits: unlike std::uniform_real_distribution, whose algorithm
-// differs between standard libraries, the same seed gives the same trials everywhere.
-double unit_uniform(Generator& gen) { return double(gen() >> 11) * 0x1.0p-53; }
-
 std::size_t uniform_index(Generator& gen, std::size_t n) {
   return std::min(n - 1, std::size_t(unit_uniform(gen) * double(n)));
 }

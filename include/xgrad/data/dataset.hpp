@@ -131,11 +131,16 @@ struct Dataset {
 struct Augmentation {
   std::size_t max_shift = 0;     // move each image by up to this many pixels along each axis
   bool horizontal_flip = false;  // mirror each image with probability 1/2 (clothes are nearly symmetric)
-  bool enabled() const { return max_shift > 0 || horizontal_flip; }
+  // Random erasing (Zhong et al. 2017, torchvision's RandomErasing with its defaults): with this
+  // probability, a rectangle of 2-33% of the image, of aspect ratio 0.3-3.3, is set to 0, the mean
+  // pixel after standardisation. The network must recognise an object with a part hidden.
+  double erase_probability = 0.0;
+  bool enabled() const { return max_shift > 0 || horizontal_flip || erase_probability > 0; }
 };
 
-// Applies a to every image of a batch (N, C, H, W) in place, drawing from gen; pixels moved in from
-// outside take the value `background` (a blank pixel after standardisation).
+// Applies a to every image of a batch (N, C, H, W) in place, drawing from gen (shift and flip first,
+// then erasing); pixels moved in from outside take the value `background` (a blank pixel after
+// standardisation). An erase_probability outside [0, 1] is a value_error.
 void augment(Tensor& images, const Augmentation& a, float background, Generator& gen);
 
 // 0, 1, ..., n-1 in an order drawn from gen by Fisher-Yates. Unlike std::shuffle and

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> hidden{512, 256};
   std::string model_name = "mlp", optimizer_name = "adam", schedule_name, out, data_dir = data::FashionMnistOptions{}.dir;
   bool resume = false, overwrite = false, evaluate_only = false, distributed = false;
-  std::size_t bucket_mb = 25;
+  std::size_t bucket_mb = 25, validation = data::FashionMnistOptions{}.validation;
   std::optional<std::size_t> max_shift;
   bool flip = false;
   std::optional<double> erase_probability;
@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--out", out, "output folder (default: out/fashion_mnist, out/fashion_mnist_cnn for cnn)");
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files")->capture_default_str();
+  app.add_option("--validation", validation,
+                 "training examples held out to validate on (0: train on all 60,000, once the settings are chosen)")
+      ->capture_default_str();
   app.add_option("--seed", seed, "seed for initialisation and shuffling")->capture_default_str();
   app.add_option("--label-smoothing", label_smoothing, "cross-entropy against (1 - s) one-hot + s uniform")
       ->capture_default_str();
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     nn::manual_seed(seed);
-    const data::Dataset data = data::fashion_mnist({.dir = data_dir, .seed = seed, .as_images = cnn});
+    const data::Dataset data = data::fashion_mnist({.dir = data_dir, .validation = validation, .seed = seed, .as_images = cnn});
     nn::Sequential model = cnn ? make_cnn(data.classes) : make_model(hidden, data.train.features(), data.classes);
     optim::Optimizer optimizer(model.parameters(),
                                make_optimizer(optimizer_name, make_schedule(schedule_name, lr, epochs)));
@@ -181,7 +184,8 @@ int main(int argc, char** argv) {
     std::printf("\n%-28s %s\n", "result", "value");
     std::printf("%-28s %.2f%%\n", "test accuracy", 100 * test.accuracy);
     std::printf("%-28s %.4f\n", "test loss", test.loss);
-    std::printf("%-28s %.2f%%\n", "validation accuracy", 100 * last.validation_accuracy);
+    if (data.validation.size() > 0)
+      std::printf("%-28s %.2f%%\n", "validation accuracy", 100 * last.validation_accuracy);
     std::printf("%-28s %.2f%%\n", "train accuracy (last epoch)", 100 * last.train_accuracy);
     std::printf("%-28s %.1f s (%zu epochs)\n", "training time", history.seconds, history.epochs.size());
     std::printf("%-28s %.2f s\n", "seconds per epoch", history.epochs.empty() ? 0.0 : history.seconds / double(history.epochs.size()));

@@ -85,20 +85,28 @@ std::vector<EpochRecord> read_metrics_csv(const std::filesystem::path& path) {
 
 bool plot_curves(const std::filesystem::path& csv, const std::filesystem::path& png) {
   const std::vector<EpochRecord> rows = read_metrics_csv(csv);
-  // A regression records no accuracy (NaN): its second panel is the loss on a log scale instead.
+  // A regression records no accuracy (NaN): its second panel is the loss on a log scale instead. A
+  // run without a validation split records no validation figures (NaN): only the training curves.
   const bool has_accuracy =
-      std::any_of(rows.begin(), rows.end(), [](const EpochRecord& r) { return !std::isnan(r.validation_accuracy); });
+      std::any_of(rows.begin(), rows.end(), [](const EpochRecord& r) { return !std::isnan(r.train_accuracy); });
+  const bool has_validation =
+      std::any_of(rows.begin(), rows.end(), [](const EpochRecord& r) { return !std::isnan(r.validation_loss); });
   return plot::draw_with_gnuplot(csv, png, "curves", [&](std::ostream& gp) {
     const std::string data = "'" + csv.string() + "'";
+    // Columns: 1 epoch, 2 train loss, 3 train accuracy, 4 validation loss, 5 validation accuracy.
+    const auto curves = [&](int train_column) {
+      return "plot " + data + " using 1:" + std::to_string(train_column) + " with linespoints title 'train'" +
+             (has_validation ? ", '' using 1:" + std::to_string(train_column + 2) + " with linespoints title 'validation'"
+                             : std::string()) +
+             "\n";
+    };
     gp << "set key top right; set grid; set xlabel 'epoch'\n"
           "set title 'loss'\n"
-          "plot " << data << " using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n";
+       << curves(2);
     if (has_accuracy)
-      gp << "set key bottom right; set title 'accuracy'\n"
-            "plot " << data << " using 1:3 with linespoints title 'train', '' using 1:5 with linespoints title 'validation'\n";
+      gp << "set key bottom right; set title 'accuracy'\n" << curves(3);
     else
-      gp << "set logscale y; set title 'loss (log scale)'\n"
-            "plot " << data << " using 1:2 with linespoints title 'train', '' using 1:4 with linespoints title 'validation'\n";
+      gp << "set logscale y; set title 'loss (log scale)'\n" << curves(2);
   });
 }
 

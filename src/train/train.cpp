@@ -58,9 +58,12 @@ std::string accuracy_text(double accuracy) {
 }
 
 void print_epoch(const EpochRecord& r, int epochs) {
-  std::printf("epoch %2d/%d  train loss %.4f%s  val loss %.4f%s  lr %.2g  %.1fs  %.0f ex/s\n", r.epoch, epochs,
-              r.train_loss, accuracy_text(r.train_accuracy).c_str(), r.validation_loss,
-              accuracy_text(r.validation_accuracy).c_str(), r.learning_rate, r.seconds, r.examples_per_second);
+  char validation[64] = "";  // nothing without a validation split (NaN)
+  if (!std::isnan(r.validation_loss))
+    std::snprintf(validation, sizeof validation, "  val loss %.4f%s", r.validation_loss,
+                  accuracy_text(r.validation_accuracy).c_str());
+  std::printf("epoch %2d/%d  train loss %.4f%s%s  lr %.2g  %.1fs  %.0f ex/s\n", r.epoch, epochs, r.train_loss,
+              accuracy_text(r.train_accuracy).c_str(), validation, r.learning_rate, r.seconds, r.examples_per_second);
   std::fflush(stdout);
 }
 
@@ -181,9 +184,6 @@ void check_fit_inputs(const data::Dataset& data, const FitOptions& options) {
   if (options.resume && options.overwrite)
     throw value_error("fit: resume and overwrite both set; resume continues the run in out_dir, overwrite discards it");
   if (data.train.size() == 0) throw value_error("fit: the training split is empty (0 examples)");
-  if (data.validation.size() == 0)
-    throw value_error("fit: the validation split is empty; fit evaluates on it after every epoch "
-                      "(data::FashionMnistOptions::validation sets its size)");
   if (data.train.values) {
     if (!options.loss)
       throw value_error("fit: the training split holds values (regression), not class labels: set FitOptions::loss, "
@@ -192,7 +192,8 @@ void check_fit_inputs(const data::Dataset& data, const FitOptions& options) {
     throw value_error("fit: the dataset has " + std::to_string(data.classes) + " classes; at least 2 are needed");
   }
   check_split("training", data.train, data.train, data.classes);
-  check_split("validation", data.validation, data.train, data.classes);
+  // No validation split: a final run on all the training data, once the hyperparameters are chosen.
+  if (data.validation.size() > 0) check_split("validation", data.validation, data.train, data.classes);
 }
 
 // Stops a run whose loss exceeds divergence_factor times a reference: the loss of a uniform guess
@@ -311,9 +312,13 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, const data::Dataset&
     record.train_loss = loss_sum / double(seen);
     record.train_accuracy = data.train.values ? std::nan("") : double(correct) / double(seen);
     record.learning_rate = optimizer.learning_rate();
-    const Evaluation validation = evaluate(model, data.validation, options.loss);
-    record.validation_loss = validation.loss;
-    record.validation_accuracy = validation.accuracy;
+    if (data.validation.size() > 0) {
+      const Evaluation validation = evaluate(model, data.validation, options.loss);
+      record.validation_loss = validation.loss;
+      record.validation_accuracy = validation.accuracy;
+    } else {
+      record.validation_loss = record.validation_accuracy = std::nan("");
+    }
     history.seconds += record.seconds;
     history.epochs.push_back(record);
     logged.epochs.push_back(record);

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
         throw data_error(checkpoint.string() + ": trained on inputs standardised with mean " +
                          std::to_string(trained_on.mean) + ", std " + std::to_string(trained_on.stddev) +
                          ", but these data have mean " + std::to_string(data.standardization.mean) + ", std " +
-                         std::to_string(data.standardization.stddev) + ": use the --seed of the training run");
+                         std::to_string(data.standardization.stddev) + ": use the --seed and --validation of the training run");
       const train::Evaluation test = train::evaluate(model, data.test);
       std::printf("checkpoint after epoch %d: test accuracy %.2f%%, test loss %.4f\n", epoch, 100 * test.accuracy,
                   test.loss);

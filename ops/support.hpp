@@ -50,19 +50,11 @@ inline ReductionPlan plan_reduction(const char* op, const shape_type& shape, con
 // the output element it reduces into: the output's strides (reduced_strides) are 0 on reduced axes.
 template <class F>
 void for_each_reduced(const shape_type& shape, const shape_type& out_strides, F&& f) {
-  std::size_t total = 1;
-  for (std::size_t d : shape) total *= d;
-  shape_type index(shape.size(), 0);
-  std::size_t o = 0;
-  for (std::size_t k = 0; k < total; ++k) {
-    f(k, o);
-    for (std::size_t d = shape.size(); d-- > 0;) {
-      o += out_strides[d];
-      if (++index[d] < shape[d]) break;
-      o -= out_strides[d] * shape[d];
-      index[d] = 0;
-    }
-  }
+  if (shape.empty()) return f(std::size_t{0}, std::size_t{0});  // a scalar: one element
+  const std::size_t n = shape.back(), stride = out_strides.back();
+  for_each_row(shape, out_strides, [&](std::size_t row, std::size_t offset) {
+    for (std::size_t i = 0; i < n; ++i) f(row * n + i, offset + i * stride);
+  });
 }
 
 // Every label in [0, classes) or equal to `ignored` (cross_entropy's ignore_index); value_error

@@ -51,26 +51,6 @@ AxisSplit split_at_axis(const shape_type& shape, std::size_t axis) {
   return s;
 }
 
-// Calls row(i, offset) for each innermost row i of `shape`, with the small tensor's offset of its
-// first element, walking the outer dimensions like an odometer.
-template <class Row>
-static void for_each_row(std::span<const std::size_t> shape, std::span<const std::size_t> strides, Row&& row) {
-  const std::size_t rank = shape.size();
-  std::size_t outer = 1;
-  for (std::size_t d = 0; d + 1 < rank; ++d) outer *= shape[d];
-  shape_type index(rank, 0);
-  std::size_t offset = 0;
-  for (std::size_t o = 0; o < outer; ++o) {
-    row(o, offset);
-    for (std::size_t d = rank - 1; d-- > 0;) {
-      offset += strides[d];
-      if (++index[d] < shape[d]) break;
-      offset -= strides[d] * shape[d];
-      index[d] = 0;
-    }
-  }
-}
-
 template <class T>
 void sum_into(const T* big, std::span<const std::size_t> shape, std::span<const std::size_t> strides, T* small) {
   if (shape.empty()) {

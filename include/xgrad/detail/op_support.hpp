@@ -77,6 +77,27 @@ struct AxisSplit {
 };
 AxisSplit split_at_axis(const shape_type& shape, std::size_t axis);
 
+// Calls row(i, offset) for each innermost row i of a contiguous row-major tensor of `shape`, with
+// offset the position of the row's first element in a smaller tensor of the given strides (0 on the
+// dimensions it is broadcast along), walking the outer dimensions like an odometer.
+template <class Row>
+void for_each_row(std::span<const std::size_t> shape, std::span<const std::size_t> strides, Row&& row) {
+  const std::size_t rank = shape.size();
+  std::size_t outer = 1;
+  for (std::size_t d = 0; d + 1 < rank; ++d) outer *= shape[d];
+  shape_type index(rank, 0);
+  std::size_t offset = 0;
+  for (std::size_t o = 0; o < outer; ++o) {
+    row(o, offset);
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      offset += strides[d];
+      if (++index[d] < shape[d]) break;
+      offset -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
 // Strided reductions and their adjoint, for tensors of `shape` (contiguous, row-major) against a
 // smaller tensor whose stride for each dimension of `shape` is given (0 where it is broadcast):
 // sum_into:       small[offset(i)] += big[i]           (sum over the broadcast dimensions)

@@ -6,7 +6,7 @@ packages=(g++ meson ninja-build pkg-config xtensor-dev libxsimd-dev libtbb-dev l
           libdnnl-dev  # oneDNN: conv2d and pooling
           gnuplot-nox dataset-fashion-mnist
           libopenmpi-dev openmpi-bin  # xgrad::dist and its multi-rank tests
-          clang libclang-rt-14-dev)  # libFuzzer and its sanitizer runtimes, for the fuzz runs
+          clang libclang-rt-14-dev libomp-dev)  # libFuzzer, its sanitizer runtimes and clang's OpenMP, for the fuzz runs
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -428,6 +428,14 @@ BOOST_AUTO_TEST_CASE(a_classifier_run_trains_in_fractions_of_an_epoch) {
   BOOST_TEST(score.accuracy >= before);
 }
 
+BOOST_AUTO_TEST_CASE(a_classifier_run_without_a_validation_split_is_refused) {
+  data::Dataset data = two_blobs();
+  data.validation = {};
+  auto model = std::make_shared<nn::Sequential>(nn::Linear(2, 2));
+  testing::require_error<value_error>([&] { (void)tune::ClassifierRun(model, optim::sgd(0.05), data, 20, 7); },
+                                      {"ClassifierRun", "validation split is empty"});
+}
+
 BOOST_AUTO_TEST_CASE(an_adjustable_learning_rate_changes_the_optimizers_rate_between_steps) {
   tune::AdjustableLearningRate rate(1e-2);
   Tensor w = Tensor::scalar(1.0f, true);

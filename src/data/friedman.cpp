@@ -10,8 +10,8 @@
 namespace xg::data {
 namespace {
 
-// Draws from the raw stream (unit_uniform), so that every platform gets the same numbers.
-// Box-Muller; 1 - u keeps the logarithm's argument in (0, 1].
+// Box-Muller over raw draws (unit_uniform), the same on every platform; 1 - u keeps the logarithm's
+// argument in (0, 1].
 double standard_normal(Generator& gen) {
   const double u = 1.0 - unit_uniform(gen), v = unit_uniform(gen);
   return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);

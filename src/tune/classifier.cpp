@@ -16,6 +16,8 @@ ClassifierRun::ClassifierRun(std::shared_ptr<nn::Module> model, optim::Chain cha
       batch_size_(batch_size),
       seed_(seed) {
   if (data_.train.size() == 0) throw value_error("tune::ClassifierRun: the training split is empty");
+  if (data_.validation.size() == 0)
+    throw value_error("tune::ClassifierRun: the validation split is empty; trials are scored on it");
 }
 
 Score ClassifierRun::train_until(double epochs) {

@@ -64,9 +64,10 @@ TensorT<T> extreme_over(const TensorT<T>& x, const axes_type& axes, bool keepdim
 
 // The extreme along one axis and where it is. The positions are saved as integers in a buffer the
 // tape recycles (exact on any axis length; the closure holds no vector), so backward reads
-// nothing of x and x may change after the op.
+// nothing of x and x may change after the op. The caller's copy of the positions (indices) is made
+// only when asked for: max(x, axis) keeps no vector.
 template <bool Max, class T>
-Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
+Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims, bool with_indices) {
   const char* op = extreme_name<Max>;
   const shape_type shape = detail::to_shape(x.shape());
   const std::size_t ax = detail::normalize_axis(op, axis, shape.size());
@@ -83,7 +84,8 @@ Extremum<T> extreme_along(const TensorT<T>& x, long axis, bool keepdims) {
       positions->value.data()[o * s.inner + i] = std::int64_t(best);
       out.data()[o * s.inner + i] = in[(o * s.n + best) * s.inner + i];
     }
-  std::vector<std::int64_t> indices(positions->value.begin(), positions->value.end());
+  std::vector<std::int64_t> indices;
+  if (with_indices) indices.assign(positions->value.begin(), positions->value.end());
   TensorT<T> values = detail::make_result<T>(
       op, std::move(out), {&x},
       [x = x.node(), op, s, positions](const array<T>& g, const array<T>&) {
@@ -113,22 +115,22 @@ TensorT<T> min(const TensorT<T>& x, const axes_type& axes, bool keepdims) {
 
 template <class T>
 TensorT<T> max(const TensorT<T>& x, long axis, bool keepdims) {
-  return extreme_along<true>(x, axis, keepdims).values;
+  return extreme_along<true>(x, axis, keepdims, false).values;
 }
 
 template <class T>
 TensorT<T> min(const TensorT<T>& x, long axis, bool keepdims) {
-  return extreme_along<false>(x, axis, keepdims).values;
+  return extreme_along<false>(x, axis, keepdims, false).values;
 }
 
 template <class T>
 Extremum<T> max_with_indices(const TensorT<T>& x, long axis, bool keepdims) {
-  return extreme_along<true>(x, axis, keepdims);
+  return extreme_along<true>(x, axis, keepdims, true);
 }
 
 template <class T>
 Extremum<T> min_with_indices(const TensorT<T>& x, long axis, bool keepdims) {
-  return extreme_along<false>(x, axis, keepdims);
+  return extreme_along<false>(x, axis, keepdims, true);
 }
 
 #define DECLARE(T)                                                             \

@@ -10,7 +10,7 @@ namespace xg::train {
 struct EpochRecord {
   int epoch = 0;  // from 1
   double train_loss = 0, train_accuracy = 0;  // accuracies are NaN for a regression
-  double validation_loss = 0, validation_accuracy = 0;
+  double validation_loss = 0, validation_accuracy = 0;  // NaN when fit ran without a validation split
   double learning_rate = 0;
   double seconds = 0;
   double examples_per_second = 0;

@@ -93,10 +93,11 @@ struct FitOptions {
 };
 
 // Trains for options.epochs epochs (in total: after a resume, the remaining ones), evaluating on the
-// validation split, printing progress, and after each epoch saving the checkpoint, then metrics.csv.
+// validation split when it has examples (none: a final run on all the training data, with NaN
+// validation figures), printing progress, and after each epoch saving the checkpoint, then metrics.csv.
 // A classifier's splits hold labels; a regression's hold values (Split::values), with options.loss
 // (e.g. mse_loss) and accuracy recorded as NaN. Checks its inputs before the first step
-// (xg::value_error or shape_error: batch size, epochs, an empty split, labels outside [0, classes),
+// (xg::value_error or shape_error: batch size, epochs, an empty training split, labels outside [0, classes),
 // values that are not finite, values without a loss, an out_dir holding an earlier run without
 // resume or overwrite). A final batch of one example is dropped (batch norm cannot normalise it). Stops with
 // xg::numeric_error naming the epoch, step and learning rate when the loss is NaN or Inf or

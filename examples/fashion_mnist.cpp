@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   std::size_t bucket_mb = 25, validation = data::FashionMnistOptions{}.validation;
   std::optional<std::size_t> max_shift;
   bool flip = false;
-  std::optional<double> erase_probability;
+  double erase_probability = 0;
   double label_smoothing = 0;
   app.add_option("--model", model_name, "mlp or cnn (the recipe of issue 13)")->capture_default_str();
   app.add_option("--epochs", epochs, "epochs to train")->capture_default_str();
@@ -89,8 +89,9 @@ int main(int argc, char** argv) {
   // Off for both models: with the cnn recipe, flips cost validation accuracy (docs/performance.md).
   app.add_flag("--flip,!--no-flip", flip, "random horizontal flips of training images (default: off)");
   app.add_option("--erase", erase_probability,
-                 "random erasing: probability of hiding a rectangle of each training image (default: 0)")
-      ->check(CLI::Range(0.0, 1.0));
+                 "random erasing: probability of hiding a rectangle of each training image")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--out", out, "output folder (default: out/fashion_mnist, out/fashion_mnist_cnn for cnn)");
   app.add_option("--data", data_dir, "folder with the Fashion-MNIST .gz files")->capture_default_str();
   app.add_option("--validation", validation,
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     if (out.empty()) out = cnn ? "out/fashion_mnist_cnn" : "out/fashion_mnist";
     const data::Augmentation augmentation{.max_shift = max_shift.value_or(cnn ? 2 : 0),
                                           .horizontal_flip = flip,
-                                          .erase_probability = erase_probability.value_or(0.0)};
+                                          .erase_probability = erase_probability};
     if (threads > 0) set_num_threads(threads);
     if (auto warning = blas_kernel_warning()) std::fprintf(stderr, "warning: %s\n", warning->c_str());
     nn::manual_seed(seed);
